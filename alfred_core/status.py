@@ -1,0 +1,136 @@
+"""Status: the state of every run, counted per search, as text or as a JSON document.
+
+The JSON document (`alfred status --json`, format 1):
+
+    {"format": 1, "root": str, "time": float,
+     "launchers": [{"id", "host", "pid", "started", "searches", "workers", ...}],
+     "searches": [{"name", "alg_name", "task_name", "search_type", "desc",
+                   "total", "counts": {"UNHATCHED": n, "RUNNING": n, "LOST": n,
+                                       "COMPLETED": n, "CRASH": n, "KILLED": n,
+                                       "NOFLAG": n}}],
+     "runs": [{"path", "search", "experiment", "seed", "state", "owner",
+               "started", "ended", "heartbeat", "error", "killed_by"}]}
+
+`runs` is present only when searches are named. Times are Unix seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+
+from alfred_core import flags
+from alfred_core.flags import State, run_status
+from alfred_core.launchers import live_launchers
+from alfred_core.tree import Root, RunDir, Search
+
+FORMAT = 1
+
+
+def run_statuses(search: Search) -> list[flags.RunStatus]:
+    """The status of every run of a search, by experiment and seed."""
+    now = time.time()
+    return [run_status(run, now=now) for run in search.runs()]
+
+
+def search_counts(search: Search) -> Counter:
+    """How many runs of a search are in each state (reading flag contents only for OPENED)."""
+    counts = Counter({state: 0 for state in State})
+    now = time.time()
+    for experiment_dir in search.experiment_dirs():
+        with os.scandir(experiment_dir) as seeds:
+            for seed in seeds:
+                if not seed.name.startswith("seed"):
+                    continue
+                names = flags.seed_dir_names(seed.path)
+                flag = flags.flag_of(names)
+                if flag == flags.OPENED:
+                    counts[run_status(RunDir(seed.path), names, now).state] += 1
+                elif flag is None:
+                    counts[State.NOFLAG] += 1
+                else:
+                    counts[State(flag) if flag != flags.UNHATCHED else State.UNHATCHED] += 1
+    return counts
+
+
+def search_entry(search: Search, counts: Counter) -> dict:
+    info = search.info
+    return {
+        "name": search.name, "alg_name": info.alg_name, "task_name": info.task_name,
+        "search_type": info.search_type, "desc": info.desc,
+        "total": sum(counts.values()),
+        "counts": {state.value: counts[state] for state in State},
+    }
+
+
+def run_entry(status: flags.RunStatus) -> dict:
+    info = status.info
+    return {
+        "path": str(status.run.path), "search": status.run.storage_dir.name,
+        "experiment": status.run.experiment_num, "seed": status.run.seed,
+        "state": status.state.value, "owner": info.get("owner"),
+        "started": info.get("started"), "ended": info.get("ended"),
+        "heartbeat": status.flag_mtime if status.flag == flags.OPENED else None,
+        "error": info.get("error") or info.get("text"), "killed_by": info.get("killed_by"),
+    }
+
+
+def status_document(root: Root, names: list[str] | None = None) -> dict:
+    """The whole status of a root, or of the searches named with their runs."""
+    searches = [root.search(name) for name in names] if names else root.searches()
+    document = {
+        "format": FORMAT, "root": str(root.path), "time": time.time(),
+        "launchers": live_launchers(root), "searches": [],
+    }
+    if names:
+        document["runs"] = []
+    for search in searches:
+        if names:
+            statuses = run_statuses(search)
+            counts = Counter({state: 0 for state in State})
+            counts.update(status.state for status in statuses)
+            document["runs"].extend(run_entry(status) for status in statuses)
+        else:
+            counts = search_counts(search)
+        document["searches"].append(search_entry(search, counts))
+    return document
+
+
+COLUMNS = (("UNHATCHED", "ready"), ("RUNNING", "running"), ("LOST", "lost"),
+           ("COMPLETED", "done"), ("CRASH", "crash"), ("KILLED", "killed"))
+
+
+def format_status(document: dict) -> str:
+    """A plain-text table of a status document, for the terminal."""
+    lines = []
+    header = f"{'search':<60} " + " ".join(f"{label:>7}" for _, label in COLUMNS)
+    lines.append(header)
+    for search in document["searches"]:
+        name = search["name"]
+        name = name if len(name) <= 60 else name[:57] + "..."
+        counts = search["counts"]
+        cells = " ".join(f"{counts[state]:>7}" for state, _ in COLUMNS)
+        lines.append(f"{name:<60} {cells}")
+        if counts.get("NOFLAG"):
+            lines.append(f"    {counts['NOFLAG']} runs without a flag (`alfred clean` requeues them)")
+    if not document["searches"]:
+        lines.append("(no search in this root)")
+
+    for run in document.get("runs", []):
+        owner = run["owner"] or {}
+        where = f"{owner.get('host')}:{owner.get('pid')}" if owner else ""
+        detail = run["error"] or (f"killed by {run['killed_by']}" if run["killed_by"] else "")
+        lines.append(
+            f"  {run['search'][:40]}/experiment{run['experiment']}/seed{run['seed']}: "
+            f"{run['state']} {where} {(detail or '').splitlines()[0] if detail else ''}".rstrip()
+        )
+
+    for launcher in document["launchers"]:
+        age = time.time() - launcher.get("started", time.time())
+        lines.append(
+            f"launcher {launcher['id']} ({launcher.get('executor', 'local')}, "
+            f"{launcher.get('workers')} workers, up {age:.0f}s): "
+            + ", ".join(launcher.get("searches", []))
+        )
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""alfred's terminal app."""
