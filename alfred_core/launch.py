@@ -87,7 +87,7 @@ def worker_command(root: Root, searches, index: int, launcher_id: str,
                    options: LaunchOptions) -> list[str]:
     command = [sys.executable, "-m", "alfred_core.worker", "--root", str(root.path),
                "--index", str(index), "--launcher", launcher_id,
-               "--grace", str(options.grace)]
+               "--grace", str(options.grace), "--parent", str(os.getpid())]
     for search in searches:
         command += ["--search", search.name]
     if options.max_runs is not None:

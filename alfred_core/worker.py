@@ -8,6 +8,7 @@ ends only that run, and a kill stops that run's whole process tree.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from alfred_core.tree import Root, RunDir, read_json, runs_of_experiment
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25
+PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1)
 
 
@@ -98,6 +100,15 @@ def wait_for_tree(pid: int, descendants, timeout: float) -> tuple[int | None, bo
         if time.monotonic() >= deadline:
             return status, False
         time.sleep(0.02)
+
+
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies, as if its node died."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        logger.debug("prctl is not available; children may outlive their parent")
 
 
 def describe_exit(status: int) -> dict:
@@ -179,8 +190,12 @@ class Worker:
         sys.stdout.flush()
         sys.stderr.flush()
 
+        worker_pid = os.getpid()
         pid = os.fork()
         if pid == 0:
+            die_with_parent()
+            if os.getppid() != worker_pid:
+                os._exit(1)
             self._run_in_child(run)  # never returns
 
         flags.write_json_atomic(
@@ -334,7 +349,12 @@ def main(argv=None) -> int:
     parser.add_argument("--max-runs", type=int)
     parser.add_argument("--gpu")
     parser.add_argument("--grace", type=float, default=5.0)
+    parser.add_argument("--parent", type=int, help="die with this launcher process")
     args = parser.parse_args(argv)
+    if args.parent:
+        die_with_parent()
+        if os.getppid() != args.parent:
+            return 1
     logging.basicConfig(level=os.environ.get("ALFRED_LOG_LEVEL", "INFO"),
                         format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
     try:

@@ -1,0 +1,157 @@
+"""launch: runs execute in isolated children, end in the right flag, and log to their dir."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from alfred_core.recorder import read_tape
+from conftest import alfred, counts, prepare_grid, status
+
+
+def flags_by_behaviour(root):
+    found = {}
+    for seed_dir in root.glob("*/experiment*/seed*"):
+        config = json.loads((seed_dir / "config.json").read_text())
+        flag = [n for n in ("COMPLETED", "CRASH", "KILLED", "OPENED", "UNHATCHED")
+                if (seed_dir / n).exists()]
+        found.setdefault(config["behaviour"], []).append((flag, seed_dir))
+    return found
+
+
+def test_crashes_of_every_kind_end_their_run_only(project, root):
+    prepare_grid(project, root, {"behaviour": ["ok", "raise", "exit3", "segfault"]},
+                 seeds=(1, 2))
+
+    alfred("launch", "--root", root, "-p", "1")
+
+    found = flags_by_behaviour(root)
+    assert all(flag == ["COMPLETED"] for flag, _ in found["ok"])
+    reasons = {}
+    for behaviour in ("raise", "exit3", "segfault"):
+        for flag, seed_dir in found[behaviour]:
+            assert flag == ["CRASH"]
+            reasons[behaviour] = json.loads((seed_dir / "CRASH").read_text())
+    assert reasons["raise"]["error"].startswith("ValueError: this configuration is broken")
+    assert "Traceback" in reasons["raise"]["traceback"]
+    assert "main.py" in reasons["raise"]["traceback"]
+    assert reasons["exit3"]["exit_code"] == 3
+    assert reasons["segfault"]["signal"] == "SIGSEGV"
+    assert "SIGSEGV" in reasons["segfault"]["error"]
+
+
+def test_each_run_logs_stdout_stderr_and_logger_to_its_dir(project, root):
+    prepare_grid(project, root, {"lr": [0.5]}, seeds=(7,))
+    alfred("launch", "--root", root)
+
+    [seed_dir] = root.glob("*/experiment1/seed7")
+    log = (seed_dir / "logger.out").read_text()
+    assert "hello from stdout 7" in log
+    assert "hello from the logger" in log
+    assert "hello from fd 2" in log
+    tape = read_tape(seed_dir)
+    assert tape["step"] == [0, 1, 2, 3, 4] and tape["score"][-1] == 2.0
+    completed = json.loads((seed_dir / "COMPLETED").read_text())
+    assert completed["owner"]["pid"] and completed["duration"] >= 0
+
+
+def test_a_corrupt_config_crashes_only_its_own_run(project, root):
+    [name] = prepare_grid(project, root, {"lr": [0.1, 0.2, 0.3]}, seeds=(1,))
+    (root / name / "experiment2" / "seed1" / "config.json").write_text("{not json")
+
+    alfred("launch", "--root", root)
+
+    assert counts(root)[name]["COMPLETED"] == 2
+    crash = json.loads((root / name / "experiment2" / "seed1" / "CRASH").read_text())
+    assert "config.json: not valid JSON" in crash["error"]
+
+
+def test_one_seed_of_every_experiment_first(project, root):
+    count_file = root.parent / "order.txt"
+    prepare_grid(project, root, {"lr": [0.1, 0.2, 0.3], "count_file": [str(count_file)]},
+                 seeds=(1, 2, 3))
+    alfred("launch", "--root", root, "-p", "1")
+
+    order = [Path(line).name for line in count_file.read_text().split()]
+    assert order == ["seed1"] * 3 + ["seed2"] * 3 + ["seed3"] * 3
+
+
+def test_max_runs_and_gpus(project, root):
+    [name] = prepare_grid(project, root, {"behaviour": ["cuda"], "lr": [1, 2, 3, 4]},
+                          seeds=(1,))
+    alfred("launch", "--root", root, "-p", "2", "--max-runs", "1", "--gpus", "0,1")
+
+    assert counts(root)[name]["COMPLETED"] == 2
+    assert counts(root)[name]["UNHATCHED"] == 2
+    devices = sorted(p.read_text() for p in root.glob("*/*/*/cuda.txt"))
+    assert devices == ["0", "1"]
+
+
+def test_git_hash_check_refuses_code_at_another_commit(project, root):
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    git = ["git", "-C", str(project), "-c", "user.name=T", "-c", "user.email=t@t"]
+    subprocess.run(git + ["add", "main.py"], check=True)
+    subprocess.run(git + ["commit", "-qm", "one"], check=True)
+    [name] = prepare_grid(project, root, {"lr": [1]}, seeds=(1,))
+    (project / "extra.txt").write_text("x")
+    subprocess.run(git + ["add", "extra.txt"], check=True)
+    subprocess.run(git + ["commit", "-qm", "two"], check=True)
+
+    result = alfred("launch", "--root", root, check=False)
+    assert result.returncode == 2 and "--no-check-hash" in result.stderr
+    assert counts(root)[name]["UNHATCHED"] == 1
+
+    alfred("launch", "--root", root, "--no-check-hash")
+    assert counts(root)[name]["COMPLETED"] == 1
+
+
+def test_the_launcher_exits_within_a_second_of_its_last_run(project, root):
+    prepare_grid(project, root, {"sleep": [1.0]}, seeds=(1, 2))
+    started = time.monotonic()
+    alfred("launch", "--root", root, "-p", "2")
+    elapsed = time.monotonic() - started
+    # two 1 s runs in parallel, plus interpreter and worker start-up
+    assert elapsed < 3.5, elapsed
+
+
+def test_ctrl_c_leaves_no_run_opened(project, root):
+    [name] = prepare_grid(project, root, {"sleep": [30.0], "lr": [1, 2, 3]}, seeds=(1,))
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "alfred_core.cli", "launch", "--root", str(root), "-p", "2"],
+        start_new_session=True, stderr=subprocess.PIPE, text=True,
+    )
+    wait_until(lambda: counts(root)[name]["RUNNING"] == 2)
+
+    os.killpg(launcher.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    assert launcher.wait(timeout=15) == 128 + signal.SIGINT
+
+    assert counts(root)[name]["UNHATCHED"] == 3
+    assert not list(root.glob("*/*/*/OPENED"))
+    for seed_dir in root.glob("*/*/seed1"):
+        assert sorted(os.listdir(seed_dir)) == ["UNHATCHED", "config.json", "config_unique.json"]
+
+
+def test_detached_launch_outlives_its_terminal_and_shows_in_status(project, root):
+    [name] = prepare_grid(project, root, {"sleep": [1.5]}, seeds=(1, 2))
+    result = alfred("launch", "--root", root, "-p", "1", "--detach")
+    assert "detached" in result.stdout
+
+    wait_until(lambda: status(root)["launchers"])
+    [launcher] = status(root)["launchers"]
+    assert launcher["searches"] == [name] and launcher["workers"] == 1
+    assert Path(launcher["log"]).exists()
+
+    wait_until(lambda: counts(root)[name]["COMPLETED"] == 2, timeout=30)
+    wait_until(lambda: not status(root)["launchers"])
+
+
+def wait_until(condition, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
