@@ -53,11 +53,11 @@ class DirectoryTree:
         self.incrementals_dir.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def init_from_seed_path(cls, seed_path, root=None) -> "DirectoryTree":
-        """The tree of an existing seed dir."""
+    def init_from_seed_path(cls, seed_path, root=None, info=None) -> "DirectoryTree":
+        """The tree of an existing seed dir (`info`: its search's, if already read)."""
         seed_path = Path(seed_path)
         run = RunDir(seed_path)
-        info = Search(run.storage_dir).info
+        info = info if info is not None else Search(run.storage_dir).info
         tree = cls(
             info.alg_name, info.task_name, info.desc, run.seed, run.experiment_num,
             info.git_hashes, info.id, info.search_type,

@@ -91,18 +91,41 @@ def seed_dir_names(path: Path) -> set[str]:
 
 
 def read_flag_info(path: Path) -> dict:
-    """The JSON a flag holds; flags of old tools hold text, kept as `text`."""
+    """What a flag holds: JSON records, one a line, later keys winning.
+
+    Flags of the old tools hold plain text, kept as `text`; a torn last line (a writer
+    caught mid-write) is skipped.
+    """
     try:
-        text = path.read_text()
+        with open(path, "rb") as file:
+            data = file.read()
     except (FileNotFoundError, IsADirectoryError):
         return {}
-    if not text.strip():
-        return {}
+    info: dict = {}
+    lines = data.splitlines()
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            if number == 0 and not info:
+                return {"text": data.decode(errors="replace")}
+            continue
+        info.update(record)
+    return info
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Add one JSON line to a flag: no new file and no deleted one on the hot path."""
+    line = (json.dumps(record, default=str) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     try:
-        data = json.loads(text)
-    except ValueError:
-        return {"text": text}
-    return data if isinstance(data, dict) else {"text": text}
+        os.write(fd, line)
+    finally:
+        os.close(fd)
 
 
 def owner_alive(owner: dict | None, heartbeat: float, now: float | None = None) -> bool:
@@ -155,17 +178,18 @@ def owner_record(**extra) -> dict:
 
 def claim(run: RunDir, owner: dict) -> bool:
     """Take an UNHATCHED run; True for the one caller that wins it."""
+    opened = run.flag_path(OPENED)
     try:
-        os.rename(run.flag_path(UNHATCHED), run.flag_path(OPENED))
+        os.rename(run.flag_path(UNHATCHED), opened)
     except FileNotFoundError:
         return False
 
     if any(run.flag_path(flag).exists() for flag in (COMPLETED, CRASH, KILLED)):
         # A later flag stands beside the one we took (a reset raced a finish).
-        os.unlink(run.flag_path(OPENED))
+        os.unlink(opened)
         return False
 
-    write_json_atomic(run.flag_path(OPENED), {"owner": owner, "started": time.time()})
+    append_record(opened, {"owner": owner, "started": time.time()})
     return True
 
 
@@ -179,44 +203,40 @@ def heartbeat(run: RunDir) -> bool:
 
 
 def finish(run: RunDir, flag: str, info: dict) -> None:
-    """Replace OPENED by a terminal flag holding `info`."""
-    opened = read_flag_info(run.flag_path(OPENED))
-    record = {**opened, "ended": time.time(), **info}
-    write_json_atomic(run.flag_path(flag), record)
-    try:
-        os.unlink(run.flag_path(OPENED))
-    except FileNotFoundError:
-        pass
-    clear_kill_request(run)
+    """Turn OPENED into a terminal flag that also holds `info`."""
+    opened = run.flag_path(OPENED)
+    append_record(opened, {"ended": time.time(), **info})
+    os.rename(opened, run.flag_path(flag))
+    if flag == KILLED:
+        clear_kill_request(run)
 
 
 def kill_unhatched(run: RunDir, by: str) -> bool:
     """Mark a run that has not started as KILLED; False if it was taken meanwhile."""
+    killed = run.flag_path(KILLED)
     try:
-        os.rename(run.flag_path(UNHATCHED), run.flag_path(KILLED))
+        os.rename(run.flag_path(UNHATCHED), killed)
     except FileNotFoundError:
         return False
-    write_json_atomic(run.flag_path(KILLED), {"killed_by": by, "ended": time.time()})
+    append_record(killed, {"killed_by": by, "ended": time.time()})
     return True
 
 
 def kill_lost(run: RunDir, by: str) -> bool:
     """Mark a run whose owner is gone as KILLED."""
-    info = read_flag_info(run.flag_path(OPENED))
+    killed = run.flag_path(KILLED)
     try:
-        os.rename(run.flag_path(OPENED), run.flag_path(KILLED))
+        os.rename(run.flag_path(OPENED), killed)
     except FileNotFoundError:
         return False
-    write_json_atomic(
-        run.flag_path(KILLED), {**info, "killed_by": by, "ended": time.time()}
-    )
+    append_record(killed, {"killed_by": by, "ended": time.time()})
     clear_kill_request(run)
     return True
 
 
 def request_kill(run: RunDir, by: str) -> None:
     """Leave a kill request that the run's owner acts on, wherever it runs."""
-    write_json_atomic(run.kill_request_path, {"by": by, "time": time.time()})
+    write_json_atomic(run.kill_request_path, {"by": by, "time": time.time()}, indent=None)
 
 
 def clear_kill_request(run: RunDir) -> None:
@@ -252,5 +272,6 @@ def reset(run: RunDir, flag: str | None) -> bool:
         else:
             os.unlink(entry.path)
 
+    os.truncate(resetting, 0)  # the new run starts from an empty flag
     os.rename(resetting, run.flag_path(UNHATCHED))
     return True

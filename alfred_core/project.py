@@ -11,6 +11,7 @@ import logging
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
@@ -108,17 +109,19 @@ class Project:
     def default_args(self) -> argparse.Namespace:
         return default_args(args_function(self.module), self.main_file)
 
-    def run_main(self, config, dir_tree, run_logger, pbar) -> None:
-        """Call `main`, with `pbar` only where the project's main takes it."""
-        main = self.module.main
-        parameters = inspect.signature(main).parameters
-        takes_pbar = "pbar" in parameters or len(parameters) >= 4 or any(
+    @cached_property
+    def main_takes_pbar(self) -> bool:
+        parameters = inspect.signature(self.module.main).parameters
+        return "pbar" in parameters or len(parameters) >= 4 or any(
             p.kind is p.VAR_POSITIONAL for p in parameters.values()
         )
-        if takes_pbar:
-            main(config, dir_tree, run_logger, pbar)
+
+    def run_main(self, config, dir_tree, run_logger, pbar) -> None:
+        """Call `main`, with `pbar` only where the project's main takes it."""
+        if self.main_takes_pbar:
+            self.module.main(config, dir_tree, run_logger, pbar)
         else:
-            main(config, dir_tree, run_logger)
+            self.module.main(config, dir_tree, run_logger)
 
 
 def load_project(project_dir: Path | str) -> Project:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -23,7 +24,9 @@ from pathlib import Path
 import psutil
 
 from alfred_core import flags
+from alfred_core.directory_tree import DirectoryTree
 from alfred_core.errors import AlfredError
+from alfred_core.progress import RunProgress
 from alfred_core.project import Project, load_project
 from alfred_core.tree import Root, RunDir, read_json, runs_of_experiment
 
@@ -102,11 +105,15 @@ def wait_for_tree(pid: int, descendants, timeout: float) -> tuple[int | None, bo
         time.sleep(0.02)
 
 
+@functools.cache
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def die_with_parent() -> None:
     """Ask Linux to SIGKILL this process when its parent dies, as if its node died."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         logger.debug("prctl is not available; children may outlive their parent")
 
@@ -129,6 +136,7 @@ class Worker:
                  gpu: str | None = None, grace: float = 5.0):
         self.root = root
         self.searches = [root.search(name) for name in search_names]
+        self.searches_by_path = {search.path: search for search in self.searches}
         self.index = index
         self.launcher = launcher
         self.max_runs = max_runs
@@ -159,6 +167,7 @@ class Worker:
                 "launch each project's searches separately"
             )
         self.project = load_project(project_dirs.pop())
+        self.project.main_takes_pbar  # worked out once, before any fork
         for signum in STOP_SIGNALS:
             signal.signal(signum, self._on_signal)
 
@@ -183,10 +192,6 @@ class Worker:
     def execute(self, run: RunDir, owner: dict) -> str:
         """Run one claimed run in a child process and write its final flag."""
         started = time.time()
-        try:
-            os.unlink(run.result_path)
-        except FileNotFoundError:
-            pass
         sys.stdout.flush()
         sys.stderr.flush()
 
@@ -198,10 +203,7 @@ class Worker:
                 os._exit(1)
             self._run_in_child(run)  # never returns
 
-        flags.write_json_atomic(
-            run.flag_path(flags.OPENED),
-            {"owner": {**owner, "run_pid": pid}, "started": started},
-        )
+        flags.append_record(run.flag_path(flags.OPENED), {"owner": {**owner, "run_pid": pid}})
         ending, status = self._watch(run, pid)
         outcome = self._conclude(run, ending, status, started)
         self.executed.append((str(run.path), outcome))
@@ -224,7 +226,10 @@ class Worker:
                     last_beat = time.monotonic()
         finally:
             os.close(pidfd)
-        return "exited", self._reap(pid, None)
+        status = self._reap(pid, None)
+        if self.stop_signal is not None and os.waitstatus_to_exitcode(status) < 0:
+            return "interrupted", status  # the stop reached the run too (e.g. scancel)
+        return "exited", status
 
     @staticmethod
     def _reap(pid: int, status: int | None) -> int:
@@ -273,10 +278,8 @@ class Worker:
             run_logger = make_run_logger()
             config = load_run_config(run)
 
-            from alfred_core.directory_tree import DirectoryTree
-            from alfred_core.progress import RunProgress
-
-            dir_tree = DirectoryTree.init_from_seed_path(run.path)
+            info = self.searches_by_path[run.storage_dir].info
+            dir_tree = DirectoryTree.init_from_seed_path(run.path, info=info)
             self.project.run_main(config, dir_tree, run_logger, RunProgress(run.progress_path))
             code = 0
         except SystemExit as error:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+from alfred_core.flags import read_flag_info
 from alfred_core.tree import Root
 from conftest import alfred, counts, prepare_grid, status
 from test_launch import wait_until
@@ -35,7 +36,7 @@ def test_three_launchers_of_two_workers_execute_every_run_exactly_once(project, 
     assert len(executions) == 600
     assert set(executions.values()) == {1}
     assert counts(root)[name]["COMPLETED"] == 600
-    owners = {json.loads(p.read_text())["owner"]["pid"]
+    owners = {read_flag_info(p)["owner"]["pid"]
               for p in root.glob("*/*/*/COMPLETED")}
     assert len(owners) == 6  # every worker of every launcher took part
 
@@ -105,8 +106,8 @@ def test_kill_a_run_an_experiment_and_a_search(project, root):
         started = time.monotonic()
         alfred("kill", first["path"], "--root", root)
         assert time.monotonic() - started < 5
-        killed = json.loads((root / name / f"experiment{first['experiment']}" / "seed1" /
-                             "KILLED").read_text())
+        killed = read_flag_info(
+            root / name / f"experiment{first['experiment']}" / "seed1" / "KILLED")
         assert "@" in killed["killed_by"]
         assert not pid_alive(first["owner"]["run_pid"])
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from alfred_core.flags import read_flag_info
 from alfred_core.recorder import read_tape
 from conftest import alfred, counts, prepare_grid, status
 
@@ -34,7 +35,7 @@ def test_crashes_of_every_kind_end_their_run_only(project, root):
     for behaviour in ("raise", "exit3", "segfault"):
         for flag, seed_dir in found[behaviour]:
             assert flag == ["CRASH"]
-            reasons[behaviour] = json.loads((seed_dir / "CRASH").read_text())
+            reasons[behaviour] = read_flag_info(seed_dir / "CRASH")
     assert reasons["raise"]["error"].startswith("ValueError: this configuration is broken")
     assert "Traceback" in reasons["raise"]["traceback"]
     assert "main.py" in reasons["raise"]["traceback"]
@@ -54,7 +55,7 @@ def test_each_run_logs_stdout_stderr_and_logger_to_its_dir(project, root):
     assert "hello from fd 2" in log
     tape = read_tape(seed_dir)
     assert tape["step"] == [0, 1, 2, 3, 4] and tape["score"][-1] == 2.0
-    completed = json.loads((seed_dir / "COMPLETED").read_text())
+    completed = read_flag_info(seed_dir / "COMPLETED")
     assert completed["owner"]["pid"] and completed["duration"] >= 0
 
 
@@ -65,7 +66,7 @@ def test_a_corrupt_config_crashes_only_its_own_run(project, root):
     alfred("launch", "--root", root)
 
     assert counts(root)[name]["COMPLETED"] == 2
-    crash = json.loads((root / name / "experiment2" / "seed1" / "CRASH").read_text())
+    crash = read_flag_info(root / name / "experiment2" / "seed1" / "CRASH")
     assert "config.json: not valid JSON" in crash["error"]
 
 
