@@ -137,7 +137,7 @@ def bench_prepare(work: Path, runs: int) -> None:
     ours = alfred("prepare", schedule, "--desc", "b", "--root", folder / "storage",
                   "--project", folder / "project", "--yes")
 
-    source = next((folder / "storage").iterdir())
+    source = next(p for p in (folder / "storage").iterdir() if not p.name.startswith("."))
     contents = [(run.relative_to(source),
                  (run / "config.json").read_text(), (run / "config_unique.json").read_text())
                 for run in source.glob("experiment*/seed*")]

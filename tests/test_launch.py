@@ -156,3 +156,41 @@ def wait_until(condition, timeout: float = 20.0):
             return
         time.sleep(0.1)
     raise AssertionError("condition not met in time")
+
+
+def test_clean_interrupted_and_from_file(project, root):
+    names = prepare_grid(project, root, {"lr": [1, 2]}, seeds=(1,), algs=("a", "b"))
+    lost = root / names[0] / "experiment1" / "seed1"
+    (lost / "UNHATCHED").rename(lost / "OPENED")
+    (lost / "OPENED").write_text('{"owner": {"host": "elsewhere", "pid": 1}}\n')
+    os.utime(lost / "OPENED", (0, 0))  # its heartbeat stopped long ago
+    (lost / "logger.out").write_text("half a run")
+    listing = project / "schedules" / "list_searches_t.txt"
+    assert listing.read_text().split() == names
+
+    result = alfred("launch", "--from-file", listing, "--root", root, "--clean-interrupted")
+
+    assert "1 LOST" in result.stdout
+    assert all(c["COMPLETED"] == 2 for c in counts(root).values())
+    assert "half a run" not in (lost / "logger.out").read_text()
+
+
+def test_the_demo_project_runs_end_to_end(tmp_path):
+    folder = tmp_path / "demo"
+    result = alfred("demo", folder)
+    assert "prepared" in result.stdout
+    found = counts(folder / "storage")
+    assert len(found) == 4 and all(c["UNHATCHED"] == 18 for c in found.values())
+
+    name = next(n for n in found if "_sgd_sine_" in n)
+    alfred("copy", name, "--desc", "short", "--set", "max_epochs=3", "--root",
+           folder / "storage", cwd=folder)
+    short = next(n for n in counts(folder / "storage") if n.endswith("_short"))
+    alfred("launch", short, "-p", "2", "--root", folder / "storage", cwd=folder)
+
+    after = counts(folder / "storage")[short]
+    assert after["COMPLETED"] == 12 and after["CRASH"] == 6  # lr=1.0 diverges on purpose
+    crash = read_flag_info(next((folder / "storage" / short).glob("*/*/CRASH")))
+    assert "diverged" in crash["error"]
+    tape = read_tape(next((folder / "storage" / short).glob("*/*/COMPLETED")).parent)
+    assert tape["epoch"] == [1, 2, 3] and len(tape["eval_score"]) == 3
