@@ -36,21 +36,31 @@ def run_statuses(search: Search) -> list[flags.RunStatus]:
 
 def search_counts(search: Search) -> Counter:
     """How many runs of a search are in each state (reading flag contents only for OPENED)."""
-    counts = Counter({state: 0 for state in State})
-    now = time.time()
+    by_flag = Counter()
+    opened = []
     for experiment_dir in search.experiment_dirs():
-        with os.scandir(experiment_dir) as seeds:
-            for seed in seeds:
-                if not seed.name.startswith("seed"):
-                    continue
-                names = flags.seed_dir_names(seed.path)
-                flag = flags.flag_of(names)
-                if flag == flags.OPENED:
-                    counts[run_status(RunDir(seed.path), names, now).state] += 1
-                elif flag is None:
-                    counts[State.NOFLAG] += 1
-                else:
-                    counts[State(flag) if flag != flags.UNHATCHED else State.UNHATCHED] += 1
+        experiment = str(experiment_dir)
+        for seed in os.listdir(experiment):
+            if not seed.startswith("seed"):
+                continue
+            path = f"{experiment}/{seed}"
+            try:
+                flag = flags.flag_of(os.listdir(path))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            by_flag[flag] += 1
+            if flag == flags.OPENED:
+                opened.append(path)
+
+    counts = Counter({state: 0 for state in State})
+    for flag, number in by_flag.items():
+        if flag is None:
+            counts[State.NOFLAG] += number
+        elif flag != flags.OPENED:
+            counts[State(flag)] += number
+    now = time.time()
+    for path in opened:  # only these need their owner read
+        counts[run_status(RunDir(path), now=now).state] += 1
     return counts
 
 
