@@ -69,6 +69,9 @@ def cmd_launch(args) -> int:
         print(f"clean interrupted: {plan.describe()}")
         execute_clean(plan)
 
+    if args.executor == "slurm":
+        return launch_on_slurm(args, root, searches)
+
     options = LaunchOptions(
         workers=args.workers, max_runs=args.max_runs,
         gpus=[g for g in (args.gpus or "").split(",") if g],
@@ -95,6 +98,25 @@ def cmd_launch(args) -> int:
     if code >= 128:
         print("launch stopped; unfinished runs were put back to UNHATCHED", file=sys.stderr)
     return code
+
+
+def launch_on_slurm(args, root, searches) -> int:
+    from alfred_core.slurm import SlurmOptions, submit
+
+    if args.gpus or args.detach:
+        raise AlfredError("--gpus and --detach are for local launches; on Slurm, "
+                          "ask for GPUs with --gres gpu:N (a Slurm job never waits here)")
+    options = SlurmOptions(
+        workers=args.workers, partition=args.partition, time=args.time, gres=args.gres,
+        cpus_per_task=args.cpus_per_task, mem=args.mem, sbatch_args=args.sbatch_arg or [],
+        runs_per_worker=args.max_runs, signal_lead=args.signal_lead, grace=args.grace,
+    )
+    submission = submit(root, searches, options)
+    print(f"submitted Slurm job array {submission.job_id} ({args.workers} workers), "
+          f"launch {submission.launch_id}")
+    print(f"worker logs: {submission.log_pattern}")
+    print(f"`alfred status` shows it; `alfred stop {submission.launch_id}` stops it")
+    return 0
 
 
 def cmd_status(args) -> int:
@@ -129,7 +151,7 @@ def cmd_clean(args) -> int:
 
 
 def cmd_kill(args) -> int:
-    from alfred_core.kill import kill_runs
+    from alfred_core.kill import cancel_slurm_tasks, kill_runs
     from alfred_core.tree import Root
 
     root = Root(args.root or default_root())
@@ -138,6 +160,19 @@ def cmd_kill(args) -> int:
         runs.extend(root.runs_under(root.resolve(target)))
     report = kill_runs(runs, wait=args.wait)
     print(report.describe())
+    searches = {root.search(name) for name in {run.storage_dir.name for run in runs}}
+    for message in cancel_slurm_tasks(root, searches):
+        print(message)
+    return 0
+
+
+def cmd_stop(args) -> int:
+    from alfred_core.kill import stop_launch
+    from alfred_core.tree import Root
+
+    root = Root(args.root or default_root())
+    for launch in args.launches:
+        print(stop_launch(root, launch))
     return 0
 
 
@@ -191,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from-file", metavar="LIST", help="a list_searches_*.txt file")
     add_root(p)
     p.add_argument("-p", "--workers", type=int, default=1, help="number of workers")
-    p.add_argument("--max-runs", type=int, help="runs per worker, at most")
+    p.add_argument("--max-runs", "--runs-per-worker", type=int,
+                   help="runs per worker, at most")
     p.add_argument("--gpus", help="GPU ids given to workers round robin, e.g. 0,1")
     p.add_argument("--clean-interrupted", action="store_true",
                    help="first put LOST runs back to UNHATCHED")
@@ -201,6 +237,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep running after the terminal closes (log in the root)")
     p.add_argument("--grace", type=float, default=5.0,
                    help="seconds between TERM and KILL when a run is stopped")
+    slurm = p.add_argument_group("Slurm (with --executor slurm: one job array of workers)")
+    slurm.add_argument("--executor", choices=("local", "slurm"), default="local",
+                       help="where the workers run (default: local)")
+    slurm.add_argument("--partition", help="sbatch --partition")
+    slurm.add_argument("--time", help="time limit per worker, e.g. 04:00:00")
+    slurm.add_argument("--gres", help="resources per worker, e.g. gpu:1")
+    slurm.add_argument("--cpus-per-task", type=int, help="CPUs per worker")
+    slurm.add_argument("--mem", help="memory per worker, e.g. 16G")
+    slurm.add_argument("--sbatch-arg", action="append", metavar="ARG",
+                       help="any other sbatch option, e.g. --sbatch-arg=--qos=low "
+                       "(repeatable)")
+    slurm.add_argument("--signal-lead", type=int, default=120, metavar="SECONDS",
+                       help="how long before a time limit the workers are told to "
+                       "requeue their runs (default: 120)")
     p.set_defaults(handler=cmd_launch)
 
     p = commands.add_parser("status", help="count runs per state")
@@ -215,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float, default=10.0,
                    help="seconds to wait for the runs' owners to confirm")
     p.set_defaults(handler=cmd_kill)
+
+    p = commands.add_parser("stop", help="stop a whole launch; its runs go back to UNHATCHED")
+    p.add_argument("launches", nargs="+", metavar="LAUNCH",
+                   help="launch ids as `alfred status` lists them, or Slurm job ids")
+    add_root(p)
+    p.set_defaults(handler=cmd_stop)
 
     p = commands.add_parser("clean", help="put interrupted runs back to UNHATCHED")
     p.add_argument("storage", nargs="*", help="storage names (default: every search)")

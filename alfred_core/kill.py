@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
+import signal
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import psutil
@@ -97,3 +100,69 @@ def kill_locally(status: flags.RunStatus, by: str) -> bool:
     terminate_tree(owner["run_pid"], 2.0)
     flags.finish(status.run, flags.KILLED, {"killed_by": by})
     return True
+
+
+def cancel_slurm_tasks(root, searches) -> list[str]:
+    """After a kill: cancel the Slurm tasks of launches on these searches that have
+    nothing left to run (pending tasks once no run waits, all tasks once none runs)."""
+    from alfred_core.launchers import live_launchers
+    from alfred_core.slurm import SlurmError, cancel
+    from alfred_core.status import search_counts
+
+    names = {search.name for search in searches}
+    messages = []
+    for launcher in live_launchers(root):
+        if launcher.get("executor") != "slurm" or not names & set(launcher["searches"]):
+            continue
+        counts = Counter()
+        for name in launcher["searches"]:
+            counts.update(search_counts(root.search(name)))
+        job_id = launcher["job_id"]
+        try:
+            if counts[State.UNHATCHED] == 0 and counts[State.RUNNING] == 0:
+                cancel(job_id)
+                messages.append(f"Slurm job {job_id} cancelled")
+            elif counts[State.UNHATCHED] == 0:
+                cancel(job_id, pending_only=True)
+                messages.append(f"pending tasks of Slurm job {job_id} cancelled")
+        except SlurmError as error:
+            messages.append(f"Slurm job {job_id} not cancelled: {error}")
+    return messages
+
+
+def find_launch(root, launch: str) -> dict:
+    """A live launch by its id, a unique start of it, or its Slurm job id."""
+    from alfred_core.errors import AlfredError
+    from alfred_core.launchers import live_launchers
+
+    launchers = live_launchers(root)
+    exact = [info for info in launchers
+             if launch in (info["id"], str(info.get("job_id", "")))]
+    found = exact or [info for info in launchers if info["id"].startswith(launch)]
+    if len(found) == 1:
+        return found[0]
+    known = ", ".join(info["id"] for info in launchers) or "none"
+    what = "no live launch" if not found else "more than one launch"
+    raise AlfredError(f"{launch!r}: {what} has this id in {root.path} (live: {known}); "
+                      "`alfred status` lists them")
+
+
+def stop_launch(root, launch: str) -> str:
+    """Stop every worker of a launch; their unfinished runs go back to UNHATCHED."""
+    from alfred_core.errors import AlfredError
+    from alfred_core.slurm import stop_job
+
+    info = find_launch(root, launch)
+    if info.get("executor") == "slurm":
+        stop_job(info["job_id"])
+        return (f"launch {info['id']}: Slurm job {info['job_id']} stopped; its workers "
+                "put their runs back to UNHATCHED")
+
+    if info.get("host") != flags.HOST:
+        raise AlfredError(f"launch {info['id']} runs on {info.get('host')}; "
+                          "run `alfred stop` there")
+    try:
+        os.kill(info["pid"], signal.SIGTERM)
+    except ProcessLookupError:
+        return f"launch {info['id']} had already ended"
+    return f"launch {info['id']}: told to stop; its workers put their runs back to UNHATCHED"

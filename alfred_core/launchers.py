@@ -53,13 +53,16 @@ def live_launchers(root: Root) -> list[dict]:
     if not folder.is_dir():
         return []
     alive = []
+    slurm_records = []
     for path in sorted(folder.glob("*.json")):
         try:
             info = json.loads(path.read_text())
             heartbeat = path.stat().st_mtime
         except (OSError, ValueError):
             continue
-        if flags.owner_alive(info, heartbeat):
+        if info.get("executor") == "slurm":
+            slurm_records.append((path, info))  # alive while Slurm knows its job
+        elif flags.owner_alive(info, heartbeat):
             info["heartbeat"] = heartbeat
             alive.append(info)
         else:
@@ -68,4 +71,8 @@ def live_launchers(root: Root) -> list[dict]:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
+    if slurm_records:
+        from alfred_core.slurm import live_slurm_launches
+
+        alive.extend(live_slurm_launches(slurm_records))
     return alive

@@ -3,15 +3,23 @@
 The JSON document (`alfred status --json`, format 1):
 
     {"format": 1, "root": str, "time": float,
-     "launchers": [{"id", "host", "pid", "started", "searches", "workers", ...}],
+     "launchers": [{"id", "host", "pid", "started", "searches", "workers", "executor",
+                    ...}],
      "searches": [{"name", "alg_name", "task_name", "search_type", "desc",
                    "total", "counts": {"UNHATCHED": n, "RUNNING": n, "LOST": n,
                                        "COMPLETED": n, "CRASH": n, "KILLED": n,
                                        "NOFLAG": n}}],
      "runs": [{"path", "search", "experiment", "seed", "state", "owner",
-               "started", "ended", "heartbeat", "error", "killed_by"}]}
+               "started", "ended", "heartbeat", "error", "killed_by", "slurm_job"}]}
 
 `runs` is present only when searches are named. Times are Unix seconds.
+
+Slurm: a run's `slurm_job` is "ARRAYJOB_TASK" (or the plain job id) of the Slurm task
+running it, else null; its `owner` keeps slurm_job_id, slurm_array_job_id and
+slurm_array_task_id. A launcher with `"executor": "slurm"` has `job_id` and
+`"slurm": {"job_id", "tasks": {STATE: [task ids]}, "running": n, "pending": n,
+"error", "checked"}` from one `squeue` for all launchers; `error` says why Slurm could
+not be asked (the counts are then empty), `checked` is when it was asked.
 """
 
 from __future__ import annotations
@@ -83,7 +91,16 @@ def run_entry(status: flags.RunStatus) -> dict:
         "started": info.get("started"), "ended": info.get("ended"),
         "heartbeat": status.flag_mtime if status.flag == flags.OPENED else None,
         "error": info.get("error") or info.get("text"), "killed_by": info.get("killed_by"),
+        "slurm_job": slurm_job(info.get("owner")),
     }
+
+
+def slurm_job(owner: dict | None) -> str | None:
+    """The Slurm job (ARRAYJOB_TASK) of a run's owner, or None outside Slurm."""
+    owner = owner or {}
+    if owner.get("slurm_array_job_id") and owner.get("slurm_array_task_id") is not None:
+        return f"{owner['slurm_array_job_id']}_{owner['slurm_array_task_id']}"
+    return owner.get("slurm_job_id")
 
 
 def status_document(root: Root, names: list[str] | None = None) -> dict:
@@ -130,6 +147,8 @@ def format_status(document: dict) -> str:
     for run in document.get("runs", []):
         owner = run["owner"] or {}
         where = f"{owner.get('host')}:{owner.get('pid')}" if owner else ""
+        if run.get("slurm_job") and run["state"] in ("RUNNING", "LOST"):
+            where += f" slurm {run['slurm_job']}"
         detail = run["error"] or (f"killed by {run['killed_by']}" if run["killed_by"] else "")
         lines.append(
             f"  {run['search'][:40]}/experiment{run['experiment']}/seed{run['seed']}: "
@@ -143,4 +162,50 @@ def format_status(document: dict) -> str:
             f"{launcher.get('workers')} workers, up {age:.0f}s): "
             + ", ".join(launcher.get("searches", []))
         )
+        if "slurm" in launcher:
+            lines.append("    " + describe_slurm(launcher["slurm"]))
     return "\n".join(lines)
+
+
+def describe_slurm(job: dict) -> str:
+    """One line on a Slurm launch: its tasks running and pending, or why unknown."""
+    if job.get("error"):
+        return f"Slurm job {job['job_id']}: state unknown ({job['error']})"
+    pending = job["tasks"].get("PENDING", [])
+    text = f"Slurm job {job['job_id']}: {job['running']} tasks running, {len(pending)} pending"
+    if pending:
+        text += f" ({', '.join(pending[:8])}{', ...' if len(pending) > 8 else ''})"
+    others = {state: ids for state, ids in job["tasks"].items()
+              if state not in ("RUNNING", "PENDING")}
+    if others:
+        text += ", " + ", ".join(f"{len(ids)} {state.lower()}" for state, ids in others.items())
+    return text
+
+
+def scan_states(search: Search, now: float | None = None):
+    """Yield (seed dir, state, flag mtime) for every run, one directory listing each.
+
+    The fast path of the terminal app: flag contents are read only for OPENED runs;
+    the mtime is None for UNHATCHED runs and runs without a flag.
+    """
+    now = time.time() if now is None else now
+    for experiment_dir in search.experiment_dirs():
+        with os.scandir(experiment_dir) as seeds:
+            for seed in seeds:
+                if not seed.name.startswith("seed"):
+                    continue
+                names = flags.seed_dir_names(seed.path)
+                flag = flags.flag_of(names)
+                if flag is None or flag == flags.UNHATCHED:
+                    state = State.NOFLAG if flag is None else State.UNHATCHED
+                    yield seed.path, state, None
+                    continue
+                if flag == flags.OPENED:
+                    status = run_status(RunDir(seed.path), names, now)
+                    yield seed.path, status.state, status.flag_mtime
+                    continue
+                try:
+                    mtime = os.stat(os.path.join(seed.path, flag)).st_mtime
+                except FileNotFoundError:
+                    mtime = None
+                yield seed.path, State(flag), mtime

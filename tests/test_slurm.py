@@ -1,0 +1,218 @@
+"""The Slurm executor against a real single-node Slurm cluster (see .ci/slurm.sh)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from alfred_core.flags import read_flag_info
+from alfred_core.slurm import SlurmQueue
+from alfred_core.tree import RunDir
+from conftest import alfred, counts, prepare_grid, status
+
+REPO = Path(__file__).resolve().parent.parent
+CLUSTER_DIR = Path(os.environ.get("ALFRED_SLURM_DIR", "/tmp/alfred-slurm"))
+
+pytestmark = pytest.mark.slurm
+
+
+def slurm_answers() -> bool:
+    try:
+        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=15,
+                              stdin=subprocess.DEVNULL).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    """A reachable Slurm cluster: $SLURM_CONF's, or one started here from the packages."""
+    if os.environ.get("SLURM_CONF") and slurm_answers():
+        yield os.environ["SLURM_CONF"]
+        return
+
+    started = False
+    if not os.environ.get("SLURM_CONF") and shutil.which("slurmctld") and os.geteuid() == 0:
+        os.environ["SLURM_CONF"] = str(CLUSTER_DIR / "slurm.conf")
+        if not slurm_answers():
+            result = subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "start",
+                                     str(CLUSTER_DIR)], capture_output=True, text=True)
+            started = result.returncode == 0
+    if not slurm_answers():
+        os.environ.pop("SLURM_CONF", None) if not started else None
+        pytest.skip("Slurm is not reachable (no SLURM_CONF, or `sinfo` fails; "
+                    "install slurmctld slurmd slurm-client munge, or run .ci/slurm.sh start)")
+    yield os.environ["SLURM_CONF"]
+    if started:
+        subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "stop", str(CLUSTER_DIR)])
+
+
+def squeue_tasks(job_id: str) -> list[str]:
+    result = subprocess.run(["squeue", "-h", "-r", "-j", job_id, "-o", "%i %T"],
+                            capture_output=True, text=True, timeout=15)
+    return result.stdout.split("\n")[:-1] if result.returncode == 0 else []
+
+
+def node_cpus() -> int:
+    output = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True,
+                            timeout=15).stdout
+    return int(output.split()[0].rstrip("+"))
+
+
+def wait_for(condition, timeout: float, what: str, step: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"waited {timeout:.0f} s for {what}")
+
+
+def launch(root: Path, *options) -> str:
+    """Submit through `alfred launch --executor slurm`; returns the Slurm job id."""
+    started = time.monotonic()
+    result = alfred("launch", "--root", root, "--executor", "slurm", *options)
+    assert time.monotonic() - started < 10, "submission must return at once"
+    record = slurm_launchers(root)[0]
+    assert record["job_id"] in result.stdout
+    return record["job_id"]
+
+
+def slurm_launchers(root: Path) -> list[dict]:
+    folder = root / ".alfred" / "launchers"
+    return [json.loads(path.read_text()) for path in folder.glob("slurm-*.json")]
+
+
+def running_runs(root: Path, name: str) -> list[dict]:
+    return [run for run in status(root, name)["runs"] if run["state"] == "RUNNING"]
+
+
+def test_forty_runs_complete_each_exactly_once(slurm, project, root, tmp_path):
+    executions = tmp_path / "executions.txt"
+    [name] = prepare_grid(project, root, {"units": list(range(20)),
+                                          "count_file": [str(executions)]})
+    job_id = launch(root, "--workers", "4")
+
+    wait_for(lambda: counts(root)[name]["COMPLETED"] == 40, 90, "40 completed runs", 0.5)
+    lines = executions.read_text().splitlines()
+    runs = {str(run.path) for run in RunDir_list(root / name)}
+    assert len(lines) == 40 and set(lines) == runs
+
+    tasks = set()
+    for run in RunDir_list(root / name):
+        owner = read_flag_info(run.flag_path("COMPLETED"))["owner"]
+        assert owner["slurm_array_job_id"] == job_id
+        tasks.add(owner["slurm_array_task_id"])
+    assert tasks <= {"0", "1", "2", "3"} and len(tasks) >= 2
+
+    wait_for(lambda: not squeue_tasks(job_id), 30, "the workers to end")
+    assert status(root)["launchers"] == []
+    logs = sorted((root / ".alfred" / "slurm").glob(f"*-{job_id}_*.log"))
+    assert len(logs) == 4
+
+
+def RunDir_list(search_dir: Path) -> list[RunDir]:
+    return [RunDir(path) for path in sorted(search_dir.glob("experiment*/seed*"))]
+
+
+def test_kill_a_run_then_the_search_on_slurm(slurm, project, root):
+    [name] = prepare_grid(project, root, {"units": [1, 2, 3], "sleep": [300.0]})
+    half = str(node_cpus() // 2)
+    job_id = launch(root, "--workers", "3", "--cpus-per-task", half, "--time", "10")
+
+    running = wait_for(lambda: len(running_runs(root, name)) == 2 and
+                       running_runs(root, name), 30, "two running runs")
+    assert {run["slurm_job"] for run in running} == {f"{job_id}_0", f"{job_id}_1"}
+    document = status(root)
+    [launcher] = document["launchers"]
+    assert launcher["executor"] == "slurm" and launcher["job_id"] == job_id
+    assert launcher["slurm"]["running"] == 2
+    assert launcher["slurm"]["tasks"]["PENDING"] == ["2"]
+    text = alfred("status", "--root", root, name).stdout
+    assert f"slurm {job_id}_0" in text and "1 pending (2)" in text
+
+    victim = running[0]
+    run_pid = victim["owner"]["run_pid"]
+    alfred("kill", "--root", root, victim["path"])
+    assert read_flag_info(Path(victim["path"]) / "KILLED")["killed_by"]
+    assert not psutil.pid_exists(run_pid)
+
+    wait_for(lambda: len(running_runs(root, name)) == 2, 30, "the worker's next run")
+    owners = [run["owner"] for run in running_runs(root, name)]
+    result = alfred("kill", "--root", root, name)
+    assert f"Slurm job {job_id} cancelled" in result.stdout
+    assert counts(root)[name]["KILLED"] == 6
+
+    wait_for(lambda: not squeue_tasks(job_id), 30, "the job array to be cancelled")
+    for owner in owners:
+        assert not psutil.pid_exists(owner["run_pid"])
+        wait_for(lambda: not psutil.pid_exists(owner["pid"]), 10, "the worker to exit")
+
+
+def test_the_pre_termination_signal_requeues_the_run(slurm, project, root):
+    [name] = prepare_grid(project, root, {"units": [1], "sleep": [300.0]})
+    job_id = launch(root, "--workers", "1", "--time", "10")
+    [run] = wait_for(lambda: running_runs(root, name), 30, "a running run")
+
+    subprocess.run(["scancel", "--signal=USR1", "--batch", job_id], check=True, timeout=15)
+    wait_for(lambda: not squeue_tasks(job_id), 30, "the worker to leave")
+    assert counts(root)[name]["UNHATCHED"] == 2
+    assert not (Path(run["path"]) / "OPENED").exists()
+    assert not psutil.pid_exists(run["owner"]["run_pid"])
+    [script] = (root / ".alfred" / "slurm").glob("slurm-*.sh")
+    assert "exec " in script.read_text() and "--signal=B:USR1@120" in script.read_text()
+
+
+def test_stop_a_whole_launch_in_one_command(slurm, project, root):
+    [name] = prepare_grid(project, root, {"units": [1, 2, 3], "sleep": [300.0]})
+    half = str(node_cpus() // 2)
+    job_id = launch(root, "--workers", "3", "--cpus-per-task", half)
+    wait_for(lambda: len(running_runs(root, name)) == 2, 30, "two running runs")
+    [launcher] = status(root)["launchers"]
+
+    result = alfred("stop", "--root", root, launcher["id"])
+    assert f"Slurm job {job_id} stopped" in result.stdout
+    wait_for(lambda: not squeue_tasks(job_id), 30, "the job array to end")
+    assert counts(root)[name]["UNHATCHED"] == 6
+    assert status(root)["launchers"] == []
+
+
+def test_status_says_so_when_slurm_does_not_answer(slurm, project, root, tmp_path):
+    [name] = prepare_grid(project, root, {"units": [1], "sleep": [300.0]})
+    job_id = launch(root, "--workers", "1")
+
+    empty_path = tmp_path / "no-slurm-here"
+    empty_path.mkdir()
+    result = alfred("status", "--root", root, "--json", env={"PATH": str(empty_path)})
+    [launcher] = json.loads(result.stdout)["launchers"]
+    assert "squeue: not found" in launcher["slurm"]["error"]
+
+    config = Path(slurm).read_text().replace("SlurmctldPort=", "SlurmctldPort=1")
+    (tmp_path / "unreachable.conf").write_text(config)
+    started = time.monotonic()
+    result = alfred("status", "--root", root, env={
+        "SLURM_CONF": str(tmp_path / "unreachable.conf"), "ALFRED_SLURM_TIMEOUT": "1"})
+    assert time.monotonic() - started < 8
+    assert f"Slurm job {job_id}: state unknown (squeue: no answer in 1 s" in result.stdout
+
+    alfred("kill", "--root", root, name)
+    wait_for(lambda: not squeue_tasks(job_id), 30, "the job array to end")
+
+
+def test_one_squeue_serves_every_launch_and_backs_off_when_idle(slurm):
+    queue = SlurmQueue(min_interval=0.5, max_interval=4.0)
+    first = queue.snapshot(["999998", "999999"])
+    assert first.error is None and first.tasks == {}
+    assert queue.snapshot(["999999"]) is first and queue.calls == 1
+
+    queue._due = 0.0
+    queue.snapshot(["999998", "999999"])
+    assert queue.calls == 2 and queue.interval == 1.0
