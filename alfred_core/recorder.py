@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 import os
 import pickle
 from pathlib import Path
@@ -17,14 +16,16 @@ PICKLE_SUFFIX = "_recorder.pkl"
 
 
 def _plain(value):
-    """A JSON value for numbers of numpy and friends; None for NaN and infinities."""
+    """A JSON value for numbers of numpy and friends.
+
+    NaN and infinities are kept (Python's json writes and reads them), so a run that
+    diverged reads back as NaN, not as a missing value.
+    """
     if hasattr(value, "item") and callable(value.item):
         try:
             value = value.item()
         except (TypeError, ValueError):
             value = value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
     return value
 
 
@@ -127,20 +128,38 @@ class MetricsReader:
             file.seek(self.offset)
             chunk = file.read(size - self.offset)
         complete = chunk.rfind(b"\n") + 1
-        rows = []
-        for line in chunk[:complete].splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                logger.warning("%s: skipped an unreadable line", self.path)
-                continue
-            if isinstance(row, dict):
-                rows.append(row)
+        rows = self._parse(chunk[:complete])
         self.offset += complete
         self._extend(rows)
         return rows
 
+    def _parse(self, lines: bytes) -> list[dict]:
+        """Rows of complete lines: all at once as one JSON array, else line by line."""
+        if not lines.strip():
+            return []
+        try:
+            rows = json.loads(b"[" + lines.rstrip(b"\n").replace(b"\n", b",") + b"]")
+        except ValueError:
+            rows = []
+            for line in lines.splitlines():
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    logger.warning("%s: skipped an unreadable line", self.path)
+        return [row for row in rows if isinstance(row, dict)]
+
     def _extend(self, rows: list[dict]) -> None:
+        if not rows:
+            return
+        metrics = rows[0].keys()
+        if metrics == self.tape.keys() or not self.tape:
+            if all(row.keys() == metrics for row in rows):
+                for metric in metrics:
+                    column = self.tape.setdefault(metric, [None] * self.rows)
+                    column.extend([row[metric] for row in rows])
+                self.rows += len(rows)
+                return
+
         for row in rows:
             for metric in row.keys() - self.tape.keys():
                 self.tape[metric] = [None] * self.rows

@@ -1,0 +1,1 @@
+"""Results: the data behind figures, summaries, plot arrays, retrains and benchmarks."""
