@@ -68,8 +68,11 @@ def run_slurm(command: list[str], timeout: float = COMMAND_TIMEOUT) -> str:
             "busy or down (try again, or check `sinfo`)"
         ) from None
     if result.returncode != 0:
-        message = (result.stderr.strip() or result.stdout.strip()).splitlines()
-        raise SlurmError(f"{command[0]} failed: {message[-1] if message else result.returncode}")
+        lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        message = lines[-1] if lines else f"exit code {result.returncode}"
+        if "configuration" in message and not os.environ.get("SLURM_CONF"):
+            message += " (set SLURM_CONF to the cluster's slurm.conf)"
+        raise SlurmError(f"{command[0]} failed: {message}")
     return result.stdout
 
 
@@ -149,7 +152,11 @@ def submit(root: Root, searches: list[Search], options: SlurmOptions) -> Submiss
     script.write_text(batch_script(root, searches, launch_id, options)
                       + f"# submitted with: {shlex.join(command)}\n")
 
-    output = run_slurm(command)
+    try:
+        output = run_slurm(command)
+    except SlurmError:
+        script.unlink()
+        raise
     job_id = output.strip().split(";")[0]
     if not job_id.isdigit():
         raise SlurmError(f"sbatch answered {output.strip()!r} instead of a job id")
@@ -162,7 +169,7 @@ def submit(root: Root, searches: list[Search], options: SlurmOptions) -> Submiss
         "gpus": options.gres, "job_id": job_id, "job_name": name,
         "log": log_pattern.replace("%A", job_id), "script": str(script),
     })
-    logger.info("launch %s: Slurm job array %s of %d workers", launch_id, job_id,
+    logger.debug("launch %s: Slurm job array %s of %d workers", launch_id, job_id,
                 options.workers)
     return Submission(launch_id, job_id, script, log_pattern.replace("%A", job_id),
                       record_path)

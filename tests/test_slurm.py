@@ -46,7 +46,6 @@ def slurm():
                                      str(CLUSTER_DIR)], capture_output=True, text=True)
             started = result.returncode == 0
     if not slurm_answers():
-        os.environ.pop("SLURM_CONF", None) if not started else None
         pytest.skip("Slurm is not reachable (no SLURM_CONF, or `sinfo` fails; "
                     "install slurmctld slurmd slurm-client munge, or run .ci/slurm.sh start)")
     yield os.environ["SLURM_CONF"]
@@ -157,12 +156,14 @@ def test_kill_a_run_then_the_search_on_slurm(slurm, project, root):
         wait_for(lambda: not psutil.pid_exists(owner["pid"]), 10, "the worker to exit")
 
 
-def test_the_pre_termination_signal_requeues_the_run(slurm, project, root):
+@pytest.mark.parametrize("scancel", [["--signal=USR1", "--batch"], []],
+                         ids=["pre-termination-signal", "plain-scancel"])
+def test_a_signalled_worker_requeues_its_run(slurm, project, root, scancel):
     [name] = prepare_grid(project, root, {"units": [1], "sleep": [300.0]})
     job_id = launch(root, "--workers", "1", "--time", "10")
     [run] = wait_for(lambda: running_runs(root, name), 30, "a running run")
 
-    subprocess.run(["scancel", "--signal=USR1", "--batch", job_id], check=True, timeout=15)
+    subprocess.run(["scancel", *scancel, job_id], check=True, timeout=15)
     wait_for(lambda: not squeue_tasks(job_id), 30, "the worker to leave")
     assert counts(root)[name]["UNHATCHED"] == 2
     assert not (Path(run["path"]) / "OPENED").exists()
@@ -216,3 +217,17 @@ def test_one_squeue_serves_every_launch_and_backs_off_when_idle(slurm):
     queue._due = 0.0
     queue.snapshot(["999998", "999999"])
     assert queue.calls == 2 and queue.interval == 1.0
+
+
+def test_bad_or_impossible_requests_fail_at_submission(slurm, project, root):
+    prepare_grid(project, root, {"units": [1]})
+    result = alfred("launch", "--root", root, "--executor", "slurm", "--time", "soon",
+                    check=False)
+    assert result.returncode == 2 and "--time 'soon'" in result.stderr
+
+    result = alfred("launch", "--root", root, "--executor", "slurm",
+                    "--cpus-per-task", "100000", check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("alfred: error: sbatch failed:")
+    assert len(result.stderr.splitlines()) == 1
+    assert not list((root / ".alfred").glob("*/slurm-*"))
