@@ -53,6 +53,7 @@ def cmd_launch(args) -> int:
     from alfred_core.clean import execute_clean, plan_clean
     from alfred_core.launch import (
         Launcher, LaunchOptions, check_launchable, detach, resolve_searches,
+        summarize_in_background,
     )
     from alfred_core.flags import State
     from alfred_core.tree import Root
@@ -91,9 +92,9 @@ def cmd_launch(args) -> int:
         print("it goes on after this terminal closes; `alfred status` shows it")
         return 0
 
-    from alfred_core.results_hooks import after_search_done
-
-    launcher = Launcher(root, searches, options, after_search_done=after_search_done)
+    auto_summary = os.environ.get("ALFRED_AUTO_SUMMARY", "1") != "0"
+    launcher = Launcher(root, searches, options,
+                        after_search_done=summarize_in_background if auto_summary else None)
     code = launcher.run()
     if code >= 128:
         print("launch stopped; unfinished runs were put back to UNHATCHED", file=sys.stderr)

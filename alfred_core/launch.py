@@ -181,6 +181,22 @@ class Launcher:
         return still
 
 
+def summarize_in_background(search: Search) -> None:
+    """Make a completed search's summary in a process of its own, logged in the root.
+
+    The launcher does not wait for it, so it exits as soon as its last run is done.
+    """
+    folder = logs_dir(Root(search.root))
+    folder.mkdir(parents=True, exist_ok=True)
+    code = ("import sys; from alfred_core.results_hooks import after_search_done; "
+            "from alfred_core.tree import Search; after_search_done(Search(sys.argv[1]))")
+    with open(folder / f"summary-{search.name}.log", "ab") as log:
+        subprocess.Popen([sys.executable, "-c", code, str(search.path)],
+                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    logger.info("%s: every run completed; its summary is being made", search.name)
+
+
 def detach(argv: list[str], root: Root) -> tuple[int, Path]:
     """Start this launch again in a new session, writing to a log in the root."""
     folder = logs_dir(root)

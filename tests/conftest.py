@@ -13,6 +13,9 @@ import pytest
 
 from alfred_core.cli import main as alfred_main
 
+# Launches in tests make no automatic summaries unless a test asks for them.
+os.environ["ALFRED_AUTO_SUMMARY"] = "0"
+
 PROJECT_MAIN = '''
 import argparse
 import os

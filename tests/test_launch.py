@@ -194,3 +194,15 @@ def test_the_demo_project_runs_end_to_end(tmp_path):
     assert "diverged" in crash["error"]
     tape = read_tape(next((folder / "storage" / short).glob("*/*/COMPLETED")).parent)
     assert tape["epoch"] == [1, 2, 3] and len(tape["eval_score"]) == 3
+
+
+def test_a_completed_search_gets_its_summary_without_holding_the_launcher(project, root):
+    [name] = prepare_grid(project, root, {"lr": [0.1, 0.2]}, seeds=(1, 2))
+    started = time.monotonic()
+    alfred("launch", "--root", root, "-p", "2", env={"ALFRED_AUTO_SUMMARY": "1"})
+    assert time.monotonic() - started < 4
+
+    wait_until(lambda: (root / name / "SUMMARY_COMPLETED").exists()
+               or (root / name / "SUMMARY_FAILED").exists(), timeout=60)
+    assert (root / name / "SUMMARY_COMPLETED").exists()
+    assert list((root / name / "summary").iterdir())
