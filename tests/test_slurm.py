@@ -31,6 +31,13 @@ def slurm_answers() -> bool:
         return False
 
 
+def daemon_alive(pid_file: Path) -> bool:
+    try:
+        return psutil.pid_exists(int(pid_file.read_text()))
+    except (OSError, ValueError):
+        return False
+
+
 @pytest.fixture(scope="session")
 def slurm():
     """A reachable Slurm cluster: $SLURM_CONF's, or one started here from the packages."""
@@ -41,7 +48,7 @@ def slurm():
     started = False
     if not os.environ.get("SLURM_CONF") and shutil.which("slurmctld") and os.geteuid() == 0:
         os.environ["SLURM_CONF"] = str(CLUSTER_DIR / "slurm.conf")
-        if not slurm_answers():
+        if not daemon_alive(CLUSTER_DIR / "slurmctld.pid") or not slurm_answers():
             result = subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "start",
                                      str(CLUSTER_DIR)], capture_output=True, text=True)
             started = result.returncode == 0
@@ -231,3 +238,18 @@ def test_bad_or_impossible_requests_fail_at_submission(slurm, project, root):
     assert result.stderr.startswith("alfred: error: sbatch failed:")
     assert len(result.stderr.splitlines()) == 1
     assert not list((root / ".alfred").glob("*/slurm-*"))
+
+
+def test_stop_a_local_launch_too(project, root):
+    [name] = prepare_grid(project, root, {"units": [1], "sleep": [300.0]})
+    alfred("launch", "--root", root, "-p", "2", "--detach")
+    wait_for(lambda: len(running_runs(root, name)) == 2, 30, "two running runs")
+    [launcher] = status(root)["launchers"]
+
+    result = alfred("stop", "--root", root, launcher["id"][:12])
+    assert "told to stop" in result.stdout
+    wait_for(lambda: counts(root)[name]["UNHATCHED"] == 2, 30, "the runs to be requeued")
+    wait_for(lambda: not psutil.pid_exists(launcher["pid"]), 10, "the launcher to exit")
+
+    result = alfred("stop", "--root", root, launcher["id"], check=False)
+    assert result.returncode == 2 and "no live launch" in result.stderr
