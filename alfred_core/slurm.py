@@ -101,7 +101,7 @@ def job_name(searches: list[Search]) -> str:
 def batch_script(root: Root, searches: list[Search], launch_id: str,
                  options: SlurmOptions) -> str:
     """A shell script that becomes one worker (the array task's index is its index)."""
-    worker = [sys.executable, "-m", "alfred_core.worker", "--root", str(root.path),
+    worker = [sys.executable, "-m", "alfred_core.slurm", "--root", str(root.path),
               "--launcher", launch_id, "--grace", str(options.grace)]
     for search in searches:
         worker += ["--search", search.name]
@@ -304,3 +304,34 @@ def stop_job(job_id: str) -> None:
     """
     cancel(job_id, pending_only=True)
     cancel(job_id, signal_name="TERM", batch_only=True)
+
+
+def task_main(argv: list[str] | None = None) -> int:
+    """One array task: a worker, then the summary of each of its searches that the
+    worker saw fully COMPLETED (one task makes it; the others see its marker)."""
+    import argparse
+
+    from alfred_core.status import search_counts
+    from alfred_core.worker import main as worker_main
+
+    code = worker_main(argv)
+    if code != 0 or os.environ.get("ALFRED_AUTO_SUMMARY", "1") == "0":
+        return code
+
+    from alfred_core.results_hooks import after_search_done
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--root")
+    parser.add_argument("--search", action="append")
+    args, _ = parser.parse_known_args(argv)
+    root = Root(args.root)
+    for name in args.search:
+        search = root.search(name)
+        counts = search_counts(search)
+        if counts[flags.State.COMPLETED] == sum(counts.values()):
+            after_search_done(search)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(task_main())

@@ -82,10 +82,10 @@ def wait_for(condition, timeout: float, what: str, step: float = 0.2):
     raise AssertionError(f"waited {timeout:.0f} s for {what}")
 
 
-def launch(root: Path, *options) -> str:
+def launch(root: Path, *options, env: dict | None = None) -> str:
     """Submit through `alfred launch --executor slurm`; returns the Slurm job id."""
     started = time.monotonic()
-    result = alfred("launch", "--root", root, "--executor", "slurm", *options)
+    result = alfred("launch", "--root", root, "--executor", "slurm", *options, env=env)
     assert time.monotonic() - started < 10, "submission must return at once"
     record = slurm_launchers(root)[0]
     assert record["job_id"] in result.stdout
@@ -105,7 +105,7 @@ def test_forty_runs_complete_each_exactly_once(slurm, project, root, tmp_path):
     executions = tmp_path / "executions.txt"
     [name] = prepare_grid(project, root, {"units": list(range(20)),
                                           "count_file": [str(executions)]})
-    job_id = launch(root, "--workers", "4")
+    job_id = launch(root, "--workers", "4", env={"ALFRED_AUTO_SUMMARY": "1"})
 
     wait_for(lambda: counts(root)[name]["COMPLETED"] == 40, 90, "40 completed runs", 0.5)
     lines = executions.read_text().splitlines()
@@ -119,10 +119,11 @@ def test_forty_runs_complete_each_exactly_once(slurm, project, root, tmp_path):
         tasks.add(owner["slurm_array_task_id"])
     assert tasks <= {"0", "1", "2", "3"} and len(tasks) >= 2
 
-    wait_for(lambda: not squeue_tasks(job_id), 30, "the workers to end")
+    wait_for(lambda: not squeue_tasks(job_id), 60, "the workers and the summary to end")
     assert status(root)["launchers"] == []
     logs = sorted((root / ".alfred" / "slurm").glob(f"*-{job_id}_*.log"))
     assert len(logs) == 4
+    assert (root / name / "SUMMARY_COMPLETED").exists(), "the last task makes the summary"
 
 
 def RunDir_list(search_dir: Path) -> list[RunDir]:
