@@ -97,8 +97,14 @@ def slurm_launchers(root: Path) -> list[dict]:
     return [json.loads(path.read_text()) for path in folder.glob("slurm-*.json")]
 
 
-def running_runs(root: Path, name: str) -> list[dict]:
-    return [run for run in status(root, name)["runs"] if run["state"] == "RUNNING"]
+def running_runs(root: Path, name: str, count: int | None = None) -> list[dict]:
+    """The RUNNING runs' entries of `status --json`; [] unless there are `count`."""
+    running = [run for run in status(root, name)["runs"] if run["state"] == "RUNNING"]
+    return running if count is None or len(running) == count else []
+
+
+def runs_of(search_dir: Path) -> list[RunDir]:
+    return [RunDir(path) for path in sorted(search_dir.glob("experiment*/seed*"))]
 
 
 def test_forty_runs_complete_each_exactly_once(slurm, project, root, tmp_path):
@@ -109,11 +115,11 @@ def test_forty_runs_complete_each_exactly_once(slurm, project, root, tmp_path):
 
     wait_for(lambda: counts(root)[name]["COMPLETED"] == 40, 90, "40 completed runs", 0.5)
     lines = executions.read_text().splitlines()
-    runs = {str(run.path) for run in RunDir_list(root / name)}
+    runs = {str(run.path) for run in runs_of(root / name)}
     assert len(lines) == 40 and set(lines) == runs
 
     tasks = set()
-    for run in RunDir_list(root / name):
+    for run in runs_of(root / name):
         owner = read_flag_info(run.flag_path("COMPLETED"))["owner"]
         assert owner["slurm_array_job_id"] == job_id
         tasks.add(owner["slurm_array_task_id"])
@@ -123,11 +129,7 @@ def test_forty_runs_complete_each_exactly_once(slurm, project, root, tmp_path):
     assert status(root)["launchers"] == []
     logs = sorted((root / ".alfred" / "slurm").glob(f"*-{job_id}_*.log"))
     assert len(logs) == 4
-    assert (root / name / "SUMMARY_COMPLETED").exists(), "the last task makes the summary"
-
-
-def RunDir_list(search_dir: Path) -> list[RunDir]:
-    return [RunDir(path) for path in sorted(search_dir.glob("experiment*/seed*"))]
+    assert (root / name / "SUMMARY_COMPLETED").exists(), "a task makes the summary"
 
 
 def test_kill_a_run_then_the_search_on_slurm(slurm, project, root):
@@ -135,8 +137,7 @@ def test_kill_a_run_then_the_search_on_slurm(slurm, project, root):
     half = str(node_cpus() // 2)
     job_id = launch(root, "--workers", "3", "--cpus-per-task", half, "--time", "10")
 
-    running = wait_for(lambda: len(running_runs(root, name)) == 2 and
-                       running_runs(root, name), 30, "two running runs")
+    running = wait_for(lambda: running_runs(root, name, 2), 30, "two running runs")
     assert {run["slurm_job"] for run in running} == {f"{job_id}_0", f"{job_id}_1"}
     document = status(root)
     [launcher] = document["launchers"]
@@ -152,7 +153,7 @@ def test_kill_a_run_then_the_search_on_slurm(slurm, project, root):
     assert read_flag_info(Path(victim["path"]) / "KILLED")["killed_by"]
     assert not psutil.pid_exists(run_pid)
 
-    wait_for(lambda: len(running_runs(root, name)) == 2, 30, "the worker's next run")
+    wait_for(lambda: running_runs(root, name, 2), 30, "the worker's next run")
     owners = [run["owner"] for run in running_runs(root, name)]
     result = alfred("kill", "--root", root, name)
     assert f"Slurm job {job_id} cancelled" in result.stdout
@@ -184,7 +185,7 @@ def test_stop_a_whole_launch_in_one_command(slurm, project, root):
     [name] = prepare_grid(project, root, {"units": [1, 2, 3], "sleep": [300.0]})
     half = str(node_cpus() // 2)
     job_id = launch(root, "--workers", "3", "--cpus-per-task", half)
-    wait_for(lambda: len(running_runs(root, name)) == 2, 30, "two running runs")
+    wait_for(lambda: running_runs(root, name, 2), 30, "two running runs")
     [launcher] = status(root)["launchers"]
 
     result = alfred("stop", "--root", root, launcher["id"])
@@ -244,7 +245,7 @@ def test_bad_or_impossible_requests_fail_at_submission(slurm, project, root):
 def test_stop_a_local_launch_too(project, root):
     [name] = prepare_grid(project, root, {"units": [1], "sleep": [300.0]})
     alfred("launch", "--root", root, "-p", "2", "--detach")
-    wait_for(lambda: len(running_runs(root, name)) == 2, 30, "two running runs")
+    wait_for(lambda: running_runs(root, name, 2), 30, "two running runs")
     [launcher] = status(root)["launchers"]
 
     result = alfred("stop", "--root", root, launcher["id"][:12])
