@@ -13,8 +13,9 @@ import psutil
 import pytest
 
 from alfred_core.flags import read_flag_info
-from alfred_core.slurm import SlurmQueue
-from alfred_core.tree import RunDir
+from alfred_core.launchers import live_launchers
+from alfred_core.slurm import QUEUE, SlurmQueue
+from alfred_core.tree import Root, RunDir
 from conftest import alfred, counts, prepare_grid, status
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,9 +88,9 @@ def launch(root: Path, *options, env: dict | None = None) -> str:
     started = time.monotonic()
     result = alfred("launch", "--root", root, "--executor", "slurm", *options, env=env)
     assert time.monotonic() - started < 10, "submission must return at once"
-    record = slurm_launchers(root)[0]
-    assert record["job_id"] in result.stdout
-    return record["job_id"]
+    job_id = result.stdout.split("job array ")[1].split()[0]
+    assert job_id in {record["job_id"] for record in slurm_launchers(root)}
+    return job_id
 
 
 def slurm_launchers(root: Path) -> list[dict]:
@@ -217,7 +218,31 @@ def test_status_says_so_when_slurm_does_not_answer(slurm, project, root, tmp_pat
     wait_for(lambda: not squeue_tasks(job_id), 30, "the job array to end")
 
 
-def test_one_squeue_serves_every_launch_and_backs_off_when_idle(slurm):
+def test_one_squeue_serves_every_launch_and_a_kill_cancels_them_all(slurm, project, root):
+    [name] = prepare_grid(project, root, {"units": [1, 2], "sleep": [300.0]})
+    jobs = {launch(root, "--workers", "1") for _ in range(2)}
+    wait_for(lambda: running_runs(root, name, 2), 30, "two running runs")
+
+    calls = QUEUE.calls
+    launchers = live_launchers(Root(root))
+    assert QUEUE.calls == calls + 1
+    assert {info["job_id"] for info in launchers} == jobs
+    assert all(info["slurm"]["running"] == 1 for info in launchers)
+
+    result = alfred("kill", "--root", root, name)
+    for job_id in jobs:
+        assert f"Slurm job {job_id} cancelled" in result.stdout
+        wait_for(lambda: not squeue_tasks(job_id), 30, "the job arrays to end")
+
+
+def test_runs_per_worker(slurm, project, root):
+    [name] = prepare_grid(project, root, {"units": [1, 2]})
+    job_id = launch(root, "--workers", "1", "--runs-per-worker", "3")
+    wait_for(lambda: not squeue_tasks(job_id), 30, "the worker to end")
+    assert counts(root)[name]["COMPLETED"] == 3 and counts(root)[name]["UNHATCHED"] == 1
+
+
+def test_the_queue_is_asked_less_often_while_nothing_changes(slurm):
     queue = SlurmQueue(min_interval=0.5, max_interval=4.0)
     first = queue.snapshot(["999998", "999999"])
     assert first.error is None and first.tasks == {}
