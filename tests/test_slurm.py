@@ -156,8 +156,7 @@ def test_kill_a_run_then_the_search_on_slurm(slurm, project, root):
 
     wait_for(lambda: running_runs(root, name, 2), 30, "the worker's next run")
     owners = [run["owner"] for run in running_runs(root, name)]
-    result = alfred("kill", "--root", root, name)
-    assert f"Slurm job {job_id} cancelled" in result.stdout
+    alfred("kill", "--root", root, name)
     assert counts(root)[name]["KILLED"] == 6
 
     wait_for(lambda: not squeue_tasks(job_id), 30, "the job array to be cancelled")
@@ -220,19 +219,20 @@ def test_status_says_so_when_slurm_does_not_answer(slurm, project, root, tmp_pat
 
 def test_one_squeue_serves_every_launch_and_a_kill_cancels_them_all(slurm, project, root):
     [name] = prepare_grid(project, root, {"units": [1, 2], "sleep": [300.0]})
-    jobs = {launch(root, "--workers", "1") for _ in range(2)}
-    wait_for(lambda: running_runs(root, name, 2), 30, "two running runs")
+    running = launch(root, "--workers", "1")
+    held = launch(root, "--workers", "1", "--sbatch-arg=--hold")  # pending until cancelled
+    wait_for(lambda: running_runs(root, name, 1), 30, "a running run")
 
     calls = QUEUE.calls
-    launchers = live_launchers(Root(root))
+    launchers = {info["job_id"]: info["slurm"] for info in live_launchers(Root(root))}
     assert QUEUE.calls == calls + 1
-    assert {info["job_id"] for info in launchers} == jobs
-    assert all(info["slurm"]["running"] == 1 for info in launchers)
+    assert launchers[running]["running"] == 1 and launchers[held]["pending"] == 1
 
     result = alfred("kill", "--root", root, name)
-    for job_id in jobs:
-        assert f"Slurm job {job_id} cancelled" in result.stdout
+    assert f"Slurm job {held} cancelled" in result.stdout
+    for job_id in (running, held):
         wait_for(lambda: not squeue_tasks(job_id), 30, "the job arrays to end")
+    assert status(root)["launchers"] == []
 
 
 def test_runs_per_worker(slurm, project, root):
