@@ -238,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep running after the terminal closes (log in the root)")
     p.add_argument("--grace", type=float, default=5.0,
                    help="seconds between TERM and KILL when a run is stopped")
-    slurm = p.add_argument_group("Slurm (with --executor slurm: one job array of workers)")
+    slurm = p.add_argument_group("Slurm (--executor slurm: one job array of workers)")
     slurm.add_argument("--executor", choices=("local", "slurm"), default="local",
                        help="where the workers run (default: local)")
     slurm.add_argument("--partition", help="sbatch --partition")
@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds to wait for the runs' owners to confirm")
     p.set_defaults(handler=cmd_kill)
 
-    p = commands.add_parser("stop", help="stop a whole launch; its runs go back to UNHATCHED")
+    p = commands.add_parser("stop", help="stop a whole launch (runs back to UNHATCHED)")
     p.add_argument("launches", nargs="+", metavar="LAUNCH",
                    help="launch ids as `alfred status` lists them, or Slurm job ids")
     add_root(p)

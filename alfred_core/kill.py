@@ -165,4 +165,5 @@ def stop_launch(root, launch: str) -> str:
         os.kill(info["pid"], signal.SIGTERM)
     except ProcessLookupError:
         return f"launch {info['id']} had already ended"
-    return f"launch {info['id']}: told to stop; its workers put their runs back to UNHATCHED"
+    return (f"launch {info['id']}: told to stop; its workers put their runs back to "
+            "UNHATCHED")

@@ -86,7 +86,8 @@ def check_options(options: SlurmOptions) -> None:
         raise AlfredError("--cpus-per-task must be at least 1")
     if options.time and not _TIME_LIMIT.match(options.time):
         raise AlfredError(
-            f"--time {options.time!r}: give minutes, HH:MM:SS or D-HH:MM:SS, as sbatch takes"
+            f"--time {options.time!r}: give minutes, HH:MM:SS or D-HH:MM:SS, as sbatch "
+            "takes them"
         )
     if options.signal_lead < 0:
         raise AlfredError("--signal-lead must be 0 or more seconds")
@@ -121,8 +122,8 @@ def sbatch_command(script: Path, name: str, log_pattern: str,
                f"--array=0-{options.workers - 1}", f"--output={log_pattern}",
                f"--signal=B:USR1@{options.signal_lead}"]
     for flag, value in (("--partition", options.partition), ("--time", options.time),
-                        ("--gres", options.gres), ("--cpus-per-task", options.cpus_per_task),
-                        ("--mem", options.mem)):
+                        ("--gres", options.gres), ("--mem", options.mem),
+                        ("--cpus-per-task", options.cpus_per_task)):
         if value is not None:
             command.append(f"{flag}={value}")
     return [*command, *options.sbatch_args, str(script)]
@@ -247,7 +248,8 @@ class SlurmQueue:
                 logger.info("%s", error)
                 snapshot = QueueSnapshot({}, str(error), time.time())
 
-        moved = previous is None or previous.tasks != snapshot.tasks or asked != self._asked
+        moved = (previous is None or previous.tasks != snapshot.tasks
+                 or asked != self._asked)
         if moved and snapshot.error is None:
             self.interval = self.min_interval
         else:
@@ -261,8 +263,8 @@ QUEUE = SlurmQueue()
 
 
 def live_slurm_launches(records: list[tuple[Path, dict]]) -> list[dict]:
-    """The Slurm launch records whose job is still queued or running, each with its
-    `slurm` entry; the records of finished jobs are removed (kept when Slurm is silent)."""
+    """The Slurm launch records whose job is still queued or running, with their
+    `slurm` entry; records of finished jobs are removed (kept when Slurm is silent)."""
     snapshot = QUEUE.snapshot(info.get("job_id") for _, info in records)
     alive = []
     for path, info in records:

@@ -172,13 +172,15 @@ def describe_slurm(job: dict) -> str:
     if job.get("error"):
         return f"Slurm job {job['job_id']}: state unknown ({job['error']})"
     pending = job["tasks"].get("PENDING", [])
-    text = f"Slurm job {job['job_id']}: {job['running']} tasks running, {len(pending)} pending"
+    text = (f"Slurm job {job['job_id']}: {job['running']} tasks running, "
+            f"{len(pending)} pending")
     if pending:
         text += f" ({', '.join(pending[:8])}{', ...' if len(pending) > 8 else ''})"
     others = {state: ids for state, ids in job["tasks"].items()
               if state not in ("RUNNING", "PENDING")}
     if others:
-        text += ", " + ", ".join(f"{len(ids)} {state.lower()}" for state, ids in others.items())
+        text += ", " + ", ".join(f"{len(ids)} {state.lower()}"
+                                 for state, ids in others.items())
     return text
 
 

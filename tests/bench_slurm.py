@@ -53,10 +53,13 @@ def prepare(folder: Path, runs: int, sleep: float) -> Path:
     (project / "schedules").mkdir(parents=True)
     (project / "main.py").write_text(MAIN)
     schedule = project / "schedules" / "grid_schedule_bench.py"
-    schedule.write_text("ALG_NAMES=['a']\nTASK_NAMES=['t']\nSEEDS=[1]\n"
-                        f"VARIATIONS={{'index': list(range({runs})), 'sleep': [{sleep}]}}\n")
+    schedule.write_text(
+        "ALG_NAMES=['a']\nTASK_NAMES=['t']\nSEEDS=[1]\n"
+        f"VARIATIONS={{'index': list(range({runs})), 'sleep': [{sleep}]}}\n"
+    )
     root = folder / "storage"
-    alfred("prepare", schedule, "--desc", "b", "--root", root, "--project", project, "--yes")
+    alfred("prepare", schedule, "--desc", "b", "--root", root, "--project", project,
+           "--yes")
     return root
 
 
@@ -102,8 +105,9 @@ def bench_runs(folder: Path, runs: int, sleep: float, workers: int) -> dict:
 def bench_bare_array(folder: Path, tasks: int, sleep: float) -> float:
     started = time.monotonic()
     job_id = subprocess.run(
-        ["sbatch", "--parsable", f"--array=0-{tasks - 1}", f"--output={folder}/bare-%a.log",
-         "--wrap", f"sleep {sleep}"], capture_output=True, text=True, check=True,
+        ["sbatch", "--parsable", f"--array=0-{tasks - 1}",
+         f"--output={folder}/bare-%a.log", "--wrap", f"sleep {sleep}"],
+        capture_output=True, text=True, check=True,
     ).stdout.strip()
     wait(lambda: job_gone(job_id))
     return time.monotonic() - started

@@ -47,15 +47,16 @@ def slurm():
         return
 
     started = False
-    if not os.environ.get("SLURM_CONF") and shutil.which("slurmctld") and os.geteuid() == 0:
+    installed = shutil.which("slurmctld") and os.geteuid() == 0
+    if not os.environ.get("SLURM_CONF") and installed:
         os.environ["SLURM_CONF"] = str(CLUSTER_DIR / "slurm.conf")
         if not daemon_alive(CLUSTER_DIR / "slurmctld.pid") or not slurm_answers():
             result = subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "start",
                                      str(CLUSTER_DIR)], capture_output=True, text=True)
             started = result.returncode == 0
     if not slurm_answers():
-        pytest.skip("Slurm is not reachable (no SLURM_CONF, or `sinfo` fails; "
-                    "install slurmctld slurmd slurm-client munge, or run .ci/slurm.sh start)")
+        pytest.skip("Slurm is not reachable (no SLURM_CONF, or `sinfo` fails): install "
+                    "slurmctld slurmd slurm-client munge, or run .ci/slurm.sh start")
     yield os.environ["SLURM_CONF"]
     if started:
         subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "stop", str(CLUSTER_DIR)])
@@ -220,7 +221,7 @@ def test_status_says_so_when_slurm_does_not_answer(slurm, project, root, tmp_pat
 def test_one_squeue_serves_every_launch_and_a_kill_cancels_them_all(slurm, project, root):
     [name] = prepare_grid(project, root, {"units": [1, 2], "sleep": [300.0]})
     running = launch(root, "--workers", "1")
-    held = launch(root, "--workers", "1", "--sbatch-arg=--hold")  # pending until cancelled
+    held = launch(root, "--workers", "1", "--sbatch-arg=--hold")  # pending for good
     wait_for(lambda: running_runs(root, name, 1), 30, "a running run")
 
     calls = QUEUE.calls
