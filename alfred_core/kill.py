@@ -116,7 +116,8 @@ def cancel_slurm_tasks(root, searches) -> list[str]:
             continue
         counts = Counter()
         for name in launcher["searches"]:
-            counts.update(search_counts(root.search(name)))
+            if (root.path / name).is_dir():
+                counts.update(search_counts(root.search(name)))
         job_id = launcher["job_id"]
         try:
             if counts[State.UNHATCHED] == 0 and counts[State.RUNNING] == 0:

@@ -265,7 +265,9 @@ QUEUE = SlurmQueue()
 def live_slurm_launches(records: list[tuple[Path, dict]]) -> list[dict]:
     """The Slurm launch records whose job is still queued or running, with their
     `slurm` entry; records of finished jobs are removed (kept when Slurm is silent)."""
-    snapshot = QUEUE.snapshot(info.get("job_id") for _, info in records)
+    records = [(path, info) for path, info in records
+               if str(info.get("job_id", "")).isdigit()]  # a hand-edited record is skipped
+    snapshot = QUEUE.snapshot(info["job_id"] for _, info in records)
     alive = []
     for path, info in records:
         job = snapshot.job(info.get("job_id"))
