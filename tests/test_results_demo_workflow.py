@@ -1,13 +1,24 @@
 """The demo's README workflow: prepare, launch, summarize, retrain-best, plot-arrays."""
 
 import json
+import time
+from pathlib import Path
 
 import matplotlib.image
 
 from alfred_core.demo import install_demo
-from alfred_core.results_hooks import DONE
+from alfred_core.results_hooks import DONE, FAILED
 from alfred_core.tree import Root
 from conftest import alfred, status
+
+
+def wait_for(path: Path, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        failed = path.with_name(FAILED)
+        assert not failed.exists(), failed.read_text()
+        assert time.monotonic() < deadline, f"{path} did not appear"
+        time.sleep(0.1)
 
 
 def test_demo_from_prepare_to_retrained_plot_arrays(tmp_path):
@@ -17,8 +28,10 @@ def test_demo_from_prepare_to_retrained_plot_arrays(tmp_path):
     alfred("copy", source.name, "--desc", "short", "--set", "max_epochs=4", "--root", root)
     (short,) = [s for s in Root(root).searches() if s.info.desc == "short"]
 
-    alfred("launch", short.name, "--root", root, "-p", "2", cwd=folder, timeout=180)
-    assert json.loads((short.path / DONE).read_text())["files"]  # made by the launcher
+    alfred("launch", short.name, "--root", root, "-p", "2", cwd=folder, timeout=180,
+           env={"ALFRED_AUTO_SUMMARY": "1"})
+    wait_for(short.path / DONE)  # the launcher summarizes in a process of its own
+    assert json.loads((short.path / DONE).read_text())["files"]
     assert (short.path / "plots" / "plot_array_eval_score_vs_epoch.png").exists()
 
     summary = alfred("summarize", short.name, "--root", root, cwd=folder).stdout

@@ -131,3 +131,15 @@ def test_cli_plot_arrays_draws_the_limits_and_refuses_bad_input(every_state, cap
                          "--plot", "step") == 2
     assert "x,y" in capsys.readouterr().err
     assert json.loads((every_state.path / "search.json").read_text())["search_type"] == "grid"
+
+
+def test_the_seeds_of_a_retrain_wrap_into_rows(tmp_path):
+    search = write_search(tmp_path, "Xx2_nogit_alg_task_grid_t_retrainBestXx1",
+                          [{"lr": 0.1}], list(range(4, 14)), {"lr": [0.1]})
+    for run in search.runs():
+        write_rows(run, CURVE)
+        set_state(run, flags.COMPLETED)
+
+    (path,) = make_plot_arrays(search, [PlotSpec("step", "score")])
+    height, width = matplotlib.image.imread(path).shape[:2]
+    assert (width, height) == expected_pixels(3, 4)

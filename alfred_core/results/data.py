@@ -73,18 +73,28 @@ def recorded_values(tape: dict, metric: str) -> np.ndarray:
 
 
 def curve_of(tape: dict, x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
-    """The (x, y) points where both were recorded; empty when a metric is absent."""
+    """The (x, y) points where both are numbers (None and NaN skipped); empty when a
+    metric is absent."""
     if y not in tape or x not in tape:
         return np.empty(0), np.empty(0)
-    xs_raw, ys_raw = tape[x], tape[y]
-    kept = [
-        (xv, yv) for xv, yv in zip(xs_raw, ys_raw)
-        if xv is not None and yv is not None and _is_number(xv) and _is_number(yv)
-    ]
-    if not kept:
-        return np.empty(0), np.empty(0)
-    points = np.array(kept, dtype=float)
-    return points[:, 0], points[:, 1]
+    xs, ys = _floats(tape[x]), _floats(tape[y])
+    size = min(xs.size, ys.size)
+    xs, ys = xs[:size], ys[:size]
+    kept = np.isfinite(xs) & ~np.isnan(ys)
+    if kept.all():
+        return xs, ys
+    return xs[kept], ys[kept]
+
+
+def _floats(values: list) -> np.ndarray:
+    """Values as floats, NaN where a value is None or not a number."""
+    try:
+        floats = np.asarray(values, dtype=float)
+        if floats.ndim == 1:
+            return floats
+    except (TypeError, ValueError):
+        pass
+    return np.array([v if _is_number(v) else np.nan for v in values], dtype=float)
 
 
 def _is_number(value) -> bool:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from alfred_core.errors import AlfredError
 from alfred_core.flags import State
@@ -155,7 +157,18 @@ def sequence_layout(data: SearchData) -> Layout:
     return Layout(rows, per_row * n_seeds, cells)
 
 
+def seeds_layout(data: SearchData) -> Layout:
+    """The seeds of a single experiment (a retrain), wrapped into rows."""
+    count = len(data.runs)
+    columns = max(1, min(count, round(math.sqrt(count * TARGET_RATIO))))
+    cells = {run_data.run: divmod(index, columns) for index, run_data in enumerate(
+        sorted(data.runs, key=lambda r: r.seed))}
+    return Layout(math.ceil(count / columns), columns, cells)
+
+
 def layout_of(data: SearchData) -> Layout:
+    if len(data.experiments()) == 1:
+        return seeds_layout(data)
     if data.search.info.search_type == "grid" or data.search.variations_path.exists():
         layout = grid_layout(data)
         if layout is not None:
@@ -198,11 +211,16 @@ def draw_plot_array(data: SearchData, spec: PlotSpec):
         draw_cell(ax, data, run_data, curves[run_data.run], spec)
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
+        # Ticks are costly at hundreds of subplots: only the outer edges carry them.
+        if column == 0:
+            ax.yaxis.set_major_locator(MaxNLocator(3))
+        else:
+            ax.set_yticks([])
+        if row == layout.rows - 1:
+            ax.xaxis.set_major_locator(MaxNLocator(3))
+        else:
+            ax.set_xticks([])
         ax.tick_params(labelsize=5, length=2, pad=1)
-        if column != 0:
-            ax.set_yticklabels([])
-        if row != layout.rows - 1:
-            ax.set_xticklabels([])
 
     counts = {}
     for run_data in data.runs:
@@ -231,7 +249,7 @@ def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) ->
     ax.set_title("\n".join(lines), fontsize=5, pad=1.5, loc="left")
 
     if xs.size:
-        ax.plot(xs, ys, linewidth=0.8, color=color)
+        ax.add_line(Line2D(xs, ys, linewidth=0.8, color=color))
         if state is not State.COMPLETED:
             word = NO_CURVE_WORDS.get(state, state.value)
             ax.text(0.98, 0.04, word, transform=ax.transAxes, fontsize=5, color=color,

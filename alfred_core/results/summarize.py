@@ -181,9 +181,9 @@ def plot_performance(data: SearchData, options: SummaryOptions, ranking, folder:
         margin = 0.05 * (np.ptp(values) or abs(values[0]) or 1.0)
         base = values.min() - margin
         ax.barh(positions, scores - base, left=base, color="#4c72b0", height=0.7)
-        for position, seed_values in zip(positions, seeds):
-            ax.plot(seed_values, [position] * len(seed_values), "o", color="black",
-                    markersize=2)
+        dots_x = [value for seed_values in seeds for value in seed_values]
+        dots_y = [p for p, seed_values in zip(positions, seeds) for _ in seed_values]
+        ax.plot(dots_x, dots_y, "o", color="black", markersize=2)
         ax.set_yticks(positions)
         ax.set_yticklabels([f"exp{s.experiment}: {s.label}" for s in ranked], fontsize=6)
         ax.set_xlim(base, values.max() + margin)
