@@ -226,6 +226,11 @@ class SlurmQueue:
         self._snapshot: QueueSnapshot | None = None
         self._due = 0.0
 
+    def expire(self) -> None:
+        """Ask Slurm again on the next call (after this process changed the queue)."""
+        self._due = 0.0
+        self.interval = self.min_interval
+
     def snapshot(self, job_ids) -> QueueSnapshot:
         """The state of these jobs, from the cache when it is fresh enough."""
         asked = frozenset(str(job_id) for job_id in job_ids)
@@ -298,6 +303,7 @@ def cancel(job_id: str, pending_only: bool = False, signal_name: str | None = No
         if "Invalid job id" not in str(error):
             raise
         logger.debug("Slurm job %s had already ended", job_id)
+    QUEUE.expire()
 
 
 def stop_job(job_id: str) -> None:

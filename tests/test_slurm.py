@@ -249,9 +249,13 @@ def test_the_queue_is_asked_less_often_while_nothing_changes(slurm):
     assert first.error is None and first.tasks == {}
     assert queue.snapshot(["999999"]) is first and queue.calls == 1
 
-    queue._due = 0.0
+    queue._due = 0.0  # as if the interval had passed
     queue.snapshot(["999998", "999999"])
     assert queue.calls == 2 and queue.interval == 1.0
+
+    queue.expire()
+    queue.snapshot(["999999"])
+    assert queue.calls == 3
 
 
 def test_bad_or_impossible_requests_fail_at_submission(slurm, project, root):
