@@ -184,30 +184,35 @@ def describe_slurm(job: dict) -> str:
     return text
 
 
-def scan_states(search: Search, now: float | None = None):
+def scan_states(search: Search, now: float | None = None, times: bool = True):
     """Yield (seed dir, state, flag mtime) for every run, one directory listing each.
 
     The fast path of the terminal app: flag contents are read only for OPENED runs;
-    the mtime is None for UNHATCHED runs and runs without a flag.
+    the mtime is None for UNHATCHED runs, runs without a flag, and with `times` off
+    for finished runs too (one stat fewer per run).
     """
     now = time.time() if now is None else now
     for experiment_dir in search.experiment_dirs():
-        with os.scandir(experiment_dir) as seeds:
-            for seed in seeds:
-                if not seed.name.startswith("seed"):
-                    continue
-                names = flags.seed_dir_names(seed.path)
-                flag = flags.flag_of(names)
-                if flag is None or flag == flags.UNHATCHED:
-                    state = State.NOFLAG if flag is None else State.UNHATCHED
-                    yield seed.path, state, None
-                    continue
-                if flag == flags.OPENED:
-                    status = run_status(RunDir(seed.path), names, now)
-                    yield seed.path, status.state, status.flag_mtime
-                    continue
+        folder = str(experiment_dir)
+        for name in os.listdir(folder):
+            if not name.startswith("seed"):
+                continue
+            path = os.path.join(folder, name)
+            try:
+                names = os.listdir(path)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            flag = flags.flag_of(names)
+            if flag is None or flag == flags.UNHATCHED:
+                yield path, State.NOFLAG if flag is None else State.UNHATCHED, None
+            elif flag == flags.OPENED:
+                status = run_status(RunDir(path), set(names), now)
+                yield path, status.state, status.flag_mtime
+            elif not times:
+                yield path, State(flag), None
+            else:
                 try:
-                    mtime = os.stat(os.path.join(seed.path, flag)).st_mtime
+                    mtime = os.stat(os.path.join(path, flag)).st_mtime
                 except FileNotFoundError:
                     mtime = None
-                yield seed.path, State(flag), mtime
+                yield path, State(flag), mtime

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from textual import work
+from textual.worker import get_current_worker
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
@@ -101,6 +102,12 @@ class AlfredApp(App):
         self.scan_root()
         if self.watch_files:
             self.set_interval(LIVENESS_INTERVAL, self.check_liveness)
+            self.set_interval(1.0, self.tick)
+
+    def tick(self) -> None:
+        """Elapsed times and ETAs of searches with running runs move on by themselves."""
+        if any(state.tally[State.RUNNING] for state in self.searches.values()):
+            self.views_changed(Changes())
 
     def on_unmount(self) -> None:
         if self.watcher is not None:
@@ -111,13 +118,18 @@ class AlfredApp(App):
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False,
           description="scanning the root")
     def scan_root(self) -> None:
+        worker = get_current_worker()
         root = Root(self.root)
         searches = root.searches(warn_foreign=False)
         self.post_message(SearchesListed(searches))
         self.post_message(LaunchersRead(live_launchers(root)))
-        for search in searches:
-            self.post_message(SearchScanned(scan_search(search)))
-        self.post_message(ScanFinished())
+        for times in (False, True):  # counts first, then when runs started and ended
+            for search in searches:
+                if worker.is_cancelled:
+                    return
+                self.post_message(SearchScanned(scan_search(search, times=times)))
+            if not times:
+                self.post_message(ScanFinished())
 
     @work(thread=True, group="rescan", exit_on_error=False, description="scanning")
     def rescan_searches(self, names: list[str]) -> None:
@@ -146,6 +158,14 @@ class AlfredApp(App):
 
     def on_search_scanned(self, message: SearchScanned) -> None:
         state = message.state
+        known = self.searches.get(state.name)
+        if known is not None and known.timed and not state.timed:
+            known.scanned = True  # a rescan without times: keep the times we have
+            for path in known.states.keys() - state.states.keys():
+                known.apply(path, None, None)
+            for path, run_state in state.states.items():
+                known.apply(path, run_state, None)
+            state = known
         self.searches[state.name] = state
         if list(self.searches) != sorted(self.searches):
             self.searches = dict(sorted(self.searches.items()))

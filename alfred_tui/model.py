@@ -27,47 +27,64 @@ STATE_LABELS = {
 TAIL_BYTES = 64 * 1024
 
 
-@dataclass
 class SearchState:
-    """The state of every run of one search, kept up to date by the app."""
+    """The state of every run of one search, kept up to date by the app.
 
-    search: Search
-    states: dict[str, State] = field(default_factory=dict)
-    mtimes: dict[str, float] = field(default_factory=dict)
-    first_started: float | None = None
-    scanned: bool = False
+    Counts and the first and last flag times are kept as runs change, so that drawing
+    a search costs nothing however many runs it has.
+    """
+
+    def __init__(self, search: Search) -> None:
+        self.search = search
+        self.states: dict[str, State] = {}
+        self.tally = Counter({state: 0 for state in State})
+        self.first_time: float | None = None
+        self.last_time: float | None = None
+        self.first_started: float | None = None
+        self.scanned = False
+        self.timed = False
 
     @property
     def name(self) -> str:
         return self.search.name
 
     def counts(self) -> Counter:
-        counts = Counter({state: 0 for state in State})
-        counts.update(self.states.values())
-        return counts
+        return Counter(self.tally)
 
     def apply(self, path: str, state: State | None, mtime: float | None) -> bool:
         """Record one run's state (None: the run is gone); True if anything changed."""
+        old = self.states.get(path)
         if state is None:
-            self.mtimes.pop(path, None)
-            return self.states.pop(path, None) is not None
-        changed = self.states.get(path) is not state
-        self.states[path] = state
+            if old is None:
+                return False
+            del self.states[path]
+            self.tally[old] -= 1
+            return True
         if mtime is not None:
-            self.mtimes[path] = mtime
-        return changed
+            self.first_time = mtime if self.first_time is None else min(self.first_time,
+                                                                        mtime)
+            self.last_time = mtime if self.last_time is None else max(self.last_time, mtime)
+        if old is state:
+            return False
+        if old is not None:
+            self.tally[old] -= 1
+        self.tally[state] += 1
+        self.states[path] = state
+        return True
 
     def running_paths(self) -> list[str]:
+        if not self.tally[State.RUNNING]:
+            return []
         return [path for path, state in self.states.items() if state is State.RUNNING]
 
     def elapsed_and_eta(self, now: float) -> tuple[float | None, float | None]:
         """Time since the first run started, and the time left at the rate so far."""
-        if not self.mtimes:
+        if self.first_time is None:
             return None, None
-        counts = self.counts()
-        start = self.first_started or min(self.mtimes.values())
+        counts = self.tally
+        start = min(self.first_started or self.first_time, self.first_time)
         active = counts[State.RUNNING] > 0
-        end = now if active else max(self.mtimes.values())
+        end = now if active else self.last_time
         elapsed = max(0.0, end - start)
         finished = sum(counts[state] for state in FINISHED)
         remaining = counts[State.UNHATCHED] + counts[State.RUNNING]
@@ -76,26 +93,27 @@ class SearchState:
         return elapsed, remaining * elapsed / finished
 
 
-def scan_search(search: Search, now: float | None = None) -> SearchState:
-    """Every run's state in one pass over the search's directories."""
+def scan_search(search: Search, times: bool = True) -> SearchState:
+    """Every run's state in one pass; with `times`, also when flags last changed."""
     state = SearchState(search)
-    for path, run_state, mtime in scan_states(search, now):
+    first: tuple[float, str] | None = None
+    for path, run_state, mtime in scan_states(search, times=times):
         state.apply(path, run_state, mtime)
-    state.first_started = first_start(state)
+        if mtime is not None and run_state in FINISHED and (first is None
+                                                            or mtime < first[0]):
+            first = (mtime, path)
+    state.first_started = first_start(first, state) if first else None
     state.scanned = True
+    state.timed = times
     return state
 
 
-def first_start(state: SearchState) -> float | None:
+def first_start(first: tuple[float, str], state: SearchState) -> float:
     """When the earliest finished run started (read from that one flag)."""
-    if not state.mtimes:
-        return None
-    path = min(state.mtimes, key=state.mtimes.get)
-    flag = state.states[path]
-    flag_name = flags.OPENED if flag in (State.RUNNING, State.LOST) else flag.value
-    info = flags.read_flag_info(Path(path) / flag_name)
+    mtime, path = first
+    info = flags.read_flag_info(Path(path) / state.states[path].value)
     started = info.get("started")
-    return started if isinstance(started, (int, float)) else state.mtimes[path]
+    return started if isinstance(started, (int, float)) else mtime
 
 
 def read_run_state(path: str, now: float | None = None) -> tuple[State | None, float | None]:

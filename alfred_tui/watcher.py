@@ -8,19 +8,21 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileCreatedEvent, FileDeletedEvent,
+    FileModifiedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 
-from alfred_core import flags
 from alfred_core.recorder import stream_path
 from alfred_core.status import scan_states
 from alfred_core.tree import Root, RunDir
 
 logger = logging.getLogger(__name__)
 
-STATE_FILES = {flags.UNHATCHED, flags.OPENED, flags.COMPLETED, flags.CRASH, flags.KILLED,
-               "KILL_REQUEST"}
-IGNORED_EVENTS = {"opened", "closed_no_write"}
+# Reads (our own scans open every directory) are not asked for: they would flood the queue.
+WATCHED_EVENTS = [DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileCreatedEvent,
+                  FileDeletedEvent, FileModifiedEvent, FileMovedEvent]
 REMOTE_FILE_SYSTEMS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "lustre", "gpfs", "beegfs",
                        "fuse.sshfs", "9p", "afs", "ceph", "glusterfs"}
 
@@ -54,8 +56,6 @@ class _Collector(FileSystemEventHandler):
         self.timer: threading.Timer | None = None
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in IGNORED_EVENTS:
-            return
         with self.lock:
             self.paths.add(os.fsdecode(event.src_path))
             if getattr(event, "dest_path", ""):
@@ -88,7 +88,8 @@ class RootWatcher:
 
     def start(self) -> None:
         observer = Observer()
-        observer.schedule(self.collector, str(self.root), recursive=True)
+        observer.schedule(self.collector, str(self.root), recursive=True,
+                          event_filter=WATCHED_EVENTS)
         observer.daemon = True
         observer.start()  # adds the watches now: may raise OSError (watch limit)
         self.observer = observer

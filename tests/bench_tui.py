@@ -12,11 +12,10 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
-
-import psutil
 
 STATES = ("COMPLETED",) * 6 + ("UNHATCHED",) * 2 + ("CRASH", "KILLED")
 SEEDS_PER_EXPERIMENT = 5
@@ -56,18 +55,52 @@ def write_synthetic_root(root: Path, n_runs: int) -> Path:
     return root
 
 
-async def first_paint(root: Path) -> float:
-    """Seconds from the app's start to a Searches table showing every count."""
+async def first_paint(root: Path) -> tuple[float, float]:
+    """Seconds from the app's start to the searches listed, and to every count shown."""
     from alfred_tui.app import AlfredApp
 
     started = time.perf_counter()
     app = AlfredApp(root, watch=False)
+    listed = None
     async with app.run_test(size=(120, 36)) as pilot:
-        await app.workers.wait_for_complete()
+        while not app.scan_complete:
+            if listed is None and app.searches:
+                listed = time.perf_counter() - started
+            await pilot.pause(0.005)
+        await pilot.pause(0)
+        counted = time.perf_counter() - started
+    return listed or counted, counted
+
+
+def measure_one(size: int, keep: str) -> None:
+    """In a fresh process: first paint and peak memory on a root of `size` runs."""
+    import resource
+
+    root = write_synthetic_root(Path(keep) / f"root{size}", size)
+    listed, counted = asyncio.run(first_paint(root))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{size:>7} runs: searches listed in {listed:.2f} s, every count shown in "
+          f"{counted:.2f} s; peak memory {peak:.0f} MB", flush=True)
+    rows, seconds = asyncio.run(runs_view(root))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{'':>7}       Runs view of one search: {rows} rows in {seconds:.2f} s; "
+          f"peak memory {peak:.0f} MB", flush=True)
+
+
+async def runs_view(root: Path) -> tuple[int, float]:
+    """Open the Runs view of the first search: rows read and shown, and how long."""
+    from alfred_tui.app import AlfredApp
+
+    app = AlfredApp(root, watch=False)
+    async with app.run_test(size=(120, 36)) as pilot:
         while not app.scan_complete:
             await pilot.pause(0.01)
-        elapsed = time.perf_counter() - started
-    return elapsed
+        started = time.perf_counter()
+        await pilot.press("enter")
+        while not getattr(app.screen, "loaded", False):
+            await pilot.pause(0.01)
+        await pilot.pause(0)
+        return app.screen.table.row_count, time.perf_counter() - started
 
 
 async def flag_delay(root: Path, repeats: int = 50) -> list[float]:
@@ -103,20 +136,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--keep", default="/tmp/alfred-tui-bench")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        measure_one(args.one, args.keep)
+        return 0
     sizes = [int(size) for size in args.sizes.split(",")]
 
     for size in sizes:
-        root = Path(args.keep) / f"root{size}"
-        started = time.perf_counter()
-        write_synthetic_root(root, size)
-        built = time.perf_counter() - started
-        paint = asyncio.run(first_paint(root))
-        rss = psutil.Process().memory_info().rss / 2**20
-        print(f"{size:>7} runs: first paint {paint:.2f} s "
-              f"(tree ready in {built:.1f} s), RSS after {rss:.0f} MB", flush=True)
+        write_synthetic_root(Path(args.keep) / f"root{size}", size)
+        subprocess.run([sys.executable, __file__, "--one", str(size), "--keep", args.keep],
+                       check=True)
 
-    root = Path(args.keep) / f"root{sizes[0]}"
+    size = 10000 if 10000 in sizes else sizes[0]
+    root = Path(args.keep) / f"root{size}"
     delays = asyncio.run(flag_delay(root))
     print(f"flag change -> screen: median {statistics.median(delays) * 1000:.0f} ms, "
           f"max {max(delays) * 1000:.0f} ms over {len(delays)} changes", flush=True)
