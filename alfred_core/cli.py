@@ -198,12 +198,6 @@ def cmd_demo(args) -> int:
     return 0
 
 
-def cmd_worker(args) -> int:
-    from alfred_core.worker import main as worker_main
-
-    return worker_main(args.worker_args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alfred", description="Prepare, launch, watch and summarize searches of runs.")
@@ -291,10 +285,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("demo", help="copy the demo project to a folder and prepare it")
     p.add_argument("folder", nargs="?", default="alfred-demo")
     p.set_defaults(handler=cmd_demo)
-
-    p = commands.add_parser("worker", help=argparse.SUPPRESS)
-    p.add_argument("worker_args", nargs=argparse.REMAINDER)
-    p.set_defaults(handler=cmd_worker)
 
     from alfred_core.results_cli import register
 
