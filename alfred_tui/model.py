@@ -15,7 +15,7 @@ from pathlib import Path
 from alfred_core import flags
 from alfred_core.flags import State
 from alfred_core.recorder import stream_path
-from alfred_core.status import scan_states
+from alfred_core.status import scan_states, slurm_job
 from alfred_core.tree import RunDir, Search, numbered, read_json
 
 FINISHED = (State.COMPLETED, State.CRASH, State.KILLED)
@@ -139,6 +139,7 @@ class RunRow:
     worker: str = ""
     host: str = ""
     gpu: str = ""
+    slurm: str = ""
     metric: float | None = None
     error: str = ""
     kill_requested: bool = False
@@ -180,6 +181,7 @@ def read_run_row(path: str, metric: str | None, now: float | None = None) -> Run
         worker="" if owner.get("worker") is None else f"w{owner['worker']}",
         host=str(owner.get("host") or ""),
         gpu="" if gpu is None else str(gpu),
+        slurm=slurm_job(owner) or "",
         metric=last_metric_value(run, metric) if metric else None,
         error=str(info.get("error") or info.get("killed_by") or ""),
         kill_requested=status.kill_requested,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -285,3 +286,34 @@ def test_stop_a_local_launch_too(project, root):
 
     result = alfred("stop", "--root", root, launcher["id"], check=False)
     assert result.returncode == 2 and "no live launch" in result.stderr
+
+
+def test_the_app_shows_the_slurm_job_of_each_running_run(slurm, project, root):
+    [name] = prepare_grid(project, root, {"units": [1], "sleep": [300.0]})
+    job_id = launch(root, "--workers", "1")
+    [run] = wait_for(lambda: running_runs(root, name), 30, "a running run")
+    try:
+        asyncio.run(look_at_the_runs_table(root, project, run))
+    finally:
+        alfred("kill", "--root", root, name)
+    wait_for(lambda: not squeue_tasks(job_id), 30, "the job array to end")
+
+
+async def look_at_the_runs_table(root: Path, project: Path, run: dict) -> None:
+    from alfred_tui.app import AlfredApp
+    from alfred_tui.screens.runs import RunsScreen
+
+    app = AlfredApp(root, project_dir=project, watch=False)
+    async with app.run_test(size=(160, 30)) as pilot:
+        for _ in range(300):
+            if app.scan_complete:
+                break
+            await pilot.pause(0.05)
+        await pilot.press("enter")
+        for _ in range(300):
+            if isinstance(app.screen, RunsScreen) and app.screen.loaded:
+                break
+            await pilot.pause(0.05)
+        screen = app.screen
+        cells = screen.cells(screen.rows[run["path"]], app.now())
+        assert f"w0 slurm {run['slurm_job']}" in cells, cells

@@ -191,7 +191,9 @@ class RunsScreen(View):
         cells = [str(row.experiment), str(row.seed)]
         cells += [format_value(row.params.get(key)) for key in self.params]
         cells += [(label, STATE_STYLES[row.state]) if STATE_STYLES[row.state] else label,
-                  format_duration(row.elapsed(now)), row.worker, row.host, row.gpu,
+                  format_duration(row.elapsed(now)),
+                  f"{row.worker} slurm {row.slurm}" if row.slurm else row.worker,
+                  row.host, row.gpu,
                   format_value(row.metric), row.error.splitlines()[0] if row.error else ""]
         return cells
 
