@@ -141,11 +141,14 @@ class Launcher:
                     len(self.processes), len(self.searches))
 
         pending = set(self.searches)
-        while any(process.poll() is None for process in self.processes):
+        reported: set[int] = set()
+        while self._any_alive():
             time.sleep(0.05)
             record.beat()
             pending = self._report_done(pending)
+            self._report_dead_workers(reported)
         self._report_done(pending)
+        self._report_dead_workers(reported)
 
         codes = [process.returncode for process in self.processes]
         if self.stop_signal is not None:
@@ -153,6 +156,17 @@ class Launcher:
         if any(code == 2 for code in codes):
             return 2
         return 0 if all(code == 0 for code in codes) else 1
+
+    def _report_dead_workers(self, reported: set[int]) -> None:
+        """Say once, in one line, which worker died and what became of its run."""
+        for index, process in enumerate(self.processes):
+            code = process.returncode
+            if code is None or code >= 0 or index in reported or self.stop_signal:
+                continue
+            reported.add(index)
+            logger.error(
+                "worker %d (pid %d) died of %s; its run shows LOST and `alfred clean` "
+                "requeues it", index, process.pid, signal.Signals(-code).name)
 
     def _any_alive(self) -> bool:
         return any(process.poll() is None for process in self.processes)

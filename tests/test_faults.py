@@ -141,3 +141,17 @@ def test_one_worker_runs_3000_runs_with_256_file_handles(project, root):
     assert launcher.wait(timeout=600) == 0, launcher.stderr.read()[-2000:]
     assert counts(root)[name]["COMPLETED"] == 3000
     assert len(Root(root).search(name).runs()) == 3000
+
+
+def test_a_dead_worker_is_reported_in_one_line_and_its_run_shows_lost(project, root):
+    [name] = prepare_grid(project, root, {"sleep": [60.0]}, seeds=(1,))
+    launcher = launcher_process(root, "-p", "1")
+    wait_until(lambda: counts(root)[name]["RUNNING"] == 1)
+    [run] = status(root, name)["runs"]
+
+    os.kill(run["owner"]["pid"], signal.SIGKILL)
+
+    assert launcher.wait(timeout=20) == 1
+    errors = [line for line in launcher.stderr.read().splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "died of SIGKILL" in errors[0] and "alfred clean" in errors[0]
+    assert counts(root)[name]["LOST"] == 1
