@@ -2,7 +2,8 @@
 
 A running run gets a kill request file that its owner acts on within a second; a run
 not started yet is marked KILLED at once, so that no worker starts it; a run whose owner
-is gone is marked KILLED directly.
+is gone is marked KILLED directly. The Slurm tasks of a launch are cancelled once it
+has nothing left to run; `stop_launch` stops a whole launch, requeueing its runs.
 """
 
 from __future__ import annotations
