@@ -102,11 +102,22 @@ def cmd_launch(args) -> int:
 
 
 def launch_on_slurm(args, root, searches) -> int:
+    from alfred_core.flags import State
     from alfred_core.slurm import SlurmOptions, submit
+    from alfred_core.status import search_counts
 
     if args.gpus or args.detach:
         raise AlfredError("--gpus and --detach are for local launches; on Slurm, "
                           "ask for GPUs with --gres gpu:N (a Slurm job never waits here)")
+    ready = sum(search_counts(search)[State.UNHATCHED] for search in searches)
+    if ready == 0:
+        print("nothing to run: no UNHATCHED run in these searches; nothing submitted "
+              "(`alfred clean` requeues interrupted runs)")
+        return 0
+    if ready < args.workers:
+        print(f"one worker per ready run: submitting {ready} of the {args.workers} "
+              "workers asked for")
+        args.workers = ready
     options = SlurmOptions(
         workers=args.workers, partition=args.partition, time=args.time, gres=args.gres,
         cpus_per_task=args.cpus_per_task, mem=args.mem, sbatch_args=args.sbatch_arg or [],

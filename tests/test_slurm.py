@@ -237,11 +237,19 @@ def test_one_squeue_serves_every_launch_and_a_kill_cancels_them_all(slurm, proje
     assert status(root)["launchers"] == []
 
 
-def test_runs_per_worker(slurm, project, root):
+def test_runs_per_worker_and_no_more_workers_than_runs(slurm, project, root):
     [name] = prepare_grid(project, root, {"units": [1, 2]})
     job_id = launch(root, "--workers", "1", "--runs-per-worker", "3")
     wait_for(lambda: not squeue_tasks(job_id), 30, "the worker to end")
     assert counts(root)[name]["COMPLETED"] == 3 and counts(root)[name]["UNHATCHED"] == 1
+
+    result = alfred("launch", "--root", root, "--executor", "slurm", "--workers", "4")
+    assert "submitting 1 of the 4 workers asked for" in result.stdout
+    wait_for(lambda: counts(root)[name]["COMPLETED"] == 4, 30, "the last run")
+
+    result = alfred("launch", "--root", root, "--executor", "slurm")
+    assert result.stdout.startswith("nothing to run")
+    assert not status(root)["launchers"]
 
 
 def test_the_queue_is_asked_less_often_while_nothing_changes(slurm):
