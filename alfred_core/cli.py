@@ -163,7 +163,7 @@ def cmd_clean(args) -> int:
 
 
 def cmd_kill(args) -> int:
-    from alfred_core.kill import cancel_slurm_tasks, kill_runs
+    from alfred_core.kill import kill_runs
     from alfred_core.tree import Root
 
     root = Root(args.root or default_root())
@@ -172,9 +172,6 @@ def cmd_kill(args) -> int:
         runs.extend(root.runs_under(root.resolve(target)))
     report = kill_runs(runs, wait=args.wait)
     print(report.describe())
-    searches = {root.search(name) for name in {run.storage_dir.name for run in runs}}
-    for message in cancel_slurm_tasks(root, searches):
-        print(message)
     return 0
 
 

@@ -15,12 +15,13 @@ import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
 from alfred_core import flags
 from alfred_core.flags import State
-from alfred_core.tree import RunDir
+from alfred_core.tree import Root, RunDir
 from alfred_core.worker import terminate_tree
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class KillReport:
     unstarted: list[RunDir] = field(default_factory=list)
     unanswered: list[RunDir] = field(default_factory=list)
     untouched: int = 0
+    slurm: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         parts = [f"{len(self.stopped)} running runs killed",
@@ -49,7 +51,7 @@ class KillReport:
         if self.unanswered:
             parts.append(f"{len(self.unanswered)} runs whose owner has not answered yet "
                          "(they stop when it does)")
-        return ", ".join(parts)
+        return "\n".join([", ".join(parts), *self.slurm])
 
 
 def kill_runs(runs: list[RunDir], by: str | None = None, wait: float = 10.0) -> KillReport:
@@ -85,6 +87,13 @@ def kill_runs(runs: list[RunDir], by: str | None = None, wait: float = 10.0) -> 
         if not kill_locally(status, by):
             report.unanswered.append(status.run)
     report.stopped += [s.run for s in requested if s.run not in report.unanswered]
+
+    searches_by_root: dict[Path, set[str]] = {}
+    for run in runs:
+        searches_by_root.setdefault(run.storage_dir.parent, set()).add(run.storage_dir.name)
+    for root_path, names in searches_by_root.items():
+        if root_path.is_dir():
+            report.slurm += cancel_slurm_tasks(Root(root_path), names)
     return report
 
 
@@ -103,14 +112,13 @@ def kill_locally(status: flags.RunStatus, by: str) -> bool:
     return True
 
 
-def cancel_slurm_tasks(root, searches) -> list[str]:
+def cancel_slurm_tasks(root: Root, names: set[str]) -> list[str]:
     """After a kill: cancel the Slurm tasks of launches on these searches that have
     nothing left to run (pending tasks once no run waits, all tasks once none runs)."""
     from alfred_core.launchers import live_launchers
     from alfred_core.slurm import SlurmError, cancel
     from alfred_core.status import search_counts
 
-    names = {search.name for search in searches}
     messages = []
     for launcher in live_launchers(root):
         if launcher.get("executor") != "slurm" or not names & set(launcher["searches"]):
