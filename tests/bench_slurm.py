@@ -21,24 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MAIN = '''
-import argparse
-import time
-
-
-def get_main_args(overwritten_cmd_line=None):
-    parser = argparse.ArgumentParser()
-    for name in ("alg_name", "task_name", "desc"):
-        parser.add_argument("--" + name, default="x")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--index", type=int, default=0)
-    parser.add_argument("--sleep", type=float, default=0.0)
-    return parser.parse_args(overwritten_cmd_line)
-
-
-def main(config, dir_tree, logger, pbar):
-    time.sleep(config.sleep)
-'''
+from conftest import write_grid, write_project
 
 
 def alfred(*args) -> str:
@@ -49,14 +32,10 @@ def alfred(*args) -> str:
 
 
 def prepare(folder: Path, runs: int, sleep: float) -> Path:
-    project = folder / "project"
-    (project / "schedules").mkdir(parents=True)
-    (project / "main.py").write_text(MAIN)
-    schedule = project / "schedules" / "grid_schedule_bench.py"
-    schedule.write_text(
-        "ALG_NAMES=['a']\nTASK_NAMES=['t']\nSEEDS=[1]\n"
-        f"VARIATIONS={{'index': list(range({runs})), 'sleep': [{sleep}]}}\n"
-    )
+    """A search of `runs` runs that each sleep `sleep` seconds (the tests' project)."""
+    project = write_project(folder / "project")
+    schedule = write_grid(project, {"units": list(range(runs)), "sleep": [sleep]},
+                          seeds=(1,))
     root = folder / "storage"
     alfred("prepare", schedule, "--desc", "b", "--root", root, "--project", project,
            "--yes")
