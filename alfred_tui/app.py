@@ -42,6 +42,20 @@ LIVENESS_INTERVAL = 5.0
 VIEW_FLUSH_DELAY = 0.01
 
 
+def launch_command(root: Path, names: list[str], request: LaunchRequest) -> list[str]:
+    """`alfred launch` of these searches: detached locally, or a Slurm job array."""
+    command = [sys.executable, "-m", "alfred_core.cli", "launch", *names, "--root",
+               str(root), "-p", str(request.workers)]
+    if request.executor != "slurm":
+        return command + ["--detach"] + (["--gpus", request.gpus] if request.gpus else [])
+    command += ["--executor", "slurm"]
+    for option, value in (("--partition", request.partition), ("--time", request.time),
+                          ("--gres", request.gres)):
+        if value:
+            command += [option, value]
+    return command
+
+
 class AlfredApp(App):
     """Searches, runs, logs and curves of one root; quitting stops no run."""
 
@@ -210,6 +224,8 @@ class AlfredApp(App):
 
     def flush_views(self) -> None:
         changes, self.pending, self.flush_scheduled = self.pending, Changes(), False
+        if not self.is_running:
+            return  # shutting down: the screens are being taken apart
         followed = set()
         for screen in self.screen_stack:
             if isinstance(screen, View) and screen.is_mounted:
@@ -378,16 +394,7 @@ class AlfredApp(App):
 
     @work(thread=True, exit_on_error=False, description="launch")
     def launch(self, names: list[str], request: LaunchRequest) -> None:
-        command = [sys.executable, "-m", "alfred_core.cli", "launch", *names,
-                   "--root", str(self.root), "-p", str(request.workers), "--detach"]
-        if request.gpus:
-            command += ["--gpus", request.gpus]
-        if request.executor == "slurm":
-            command += ["--executor", "slurm", "--workers", str(request.workers)]
-            for option, value in (("--partition", request.partition),
-                                  ("--time", request.time), ("--gres", request.gres)):
-                if value:
-                    command += [option, value]
+        command = launch_command(self.root, names, request)
         result = subprocess.run(command, capture_output=True, text=True, timeout=120,
                                 stdin=subprocess.DEVNULL, cwd=self.project_dir())
         if result.returncode != 0:

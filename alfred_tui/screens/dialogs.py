@@ -205,6 +205,9 @@ class LaunchScreen(FormDialog):
             executor = self.value("executor") or "local"
             if executor not in ("local", "slurm"):
                 raise ValueError("executor: local or slurm")
+            if executor == "slurm" and self.value("gpus"):
+                raise ValueError("GPUs are for local launches; on Slurm ask with Gres, "
+                                 "e.g. gpu:1")
         except ValueError as error:
             self.show_error(error)
             return
