@@ -103,7 +103,7 @@ def cmd_launch(args) -> int:
 
 def launch_on_slurm(args, root, searches) -> int:
     from alfred_core.flags import State
-    from alfred_core.slurm import SlurmOptions, submit
+    from alfred_core.slurm import SlurmOptions, signal_lead, submit
     from alfred_core.status import search_counts
 
     if args.gpus or args.detach:
@@ -123,6 +123,9 @@ def launch_on_slurm(args, root, searches) -> int:
         cpus_per_task=args.cpus_per_task, mem=args.mem, sbatch_args=args.sbatch_arg or [],
         runs_per_worker=args.max_runs, signal_lead=args.signal_lead, grace=args.grace,
     )
+    if signal_lead(options) != options.signal_lead:
+        print(f"--time {options.time} is short: workers requeue their runs "
+              f"{signal_lead(options)} s before it, not {options.signal_lead} s")
     submission = submit(root, searches, options)
     print(f"submitted Slurm job array {submission.job_id} ({args.workers} workers), "
           f"launch {submission.launch_id}")

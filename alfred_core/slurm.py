@@ -26,7 +26,7 @@ from alfred_core.tree import Root, Search, write_json_atomic
 logger = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT = float(os.environ.get("ALFRED_SLURM_TIMEOUT", 10))
-_TIME_LIMIT = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$")
+_TIME_LIMIT = re.compile(r"^(\d+-)?\d+(:\d{1,2}){0,2}$|^(?i:unlimited|infinite)$")
 
 
 class SlurmError(AlfredError):
@@ -93,6 +93,29 @@ def check_options(options: SlurmOptions) -> None:
         raise AlfredError("--signal-lead must be 0 or more seconds")
 
 
+def time_limit_seconds(limit: str) -> int | None:
+    """Seconds in an sbatch time limit (minutes, MM:SS, HH:MM:SS, D-HH[:MM[:SS]])."""
+    if not _TIME_LIMIT.match(limit) or not limit[0].isdigit():
+        return None
+    days, _, clock = limit.rpartition("-")
+    parts = [int(part) for part in clock.split(":")]
+    if days:
+        hours, minutes, seconds = (parts + [0, 0])[:3]
+    elif len(parts) == 3:
+        hours, minutes, seconds = parts
+    else:
+        hours, (minutes, seconds) = 0, (parts + [0])[:2]
+    return ((int(days or 0) * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def signal_lead(options: SlurmOptions) -> int:
+    """The pre-termination lead, kept under a quarter of a short time limit."""
+    limit = time_limit_seconds(options.time) if options.time else None
+    if limit is not None and options.signal_lead > limit // 4:
+        return limit // 4
+    return options.signal_lead
+
+
 def job_name(searches: list[Search]) -> str:
     """The search's name, or the first one's and how many more."""
     name = searches[0].name
@@ -120,7 +143,7 @@ def sbatch_command(script: Path, name: str, log_pattern: str,
                    options: SlurmOptions) -> list[str]:
     command = ["sbatch", "--parsable", f"--job-name={name}",
                f"--array=0-{options.workers - 1}", f"--output={log_pattern}",
-               f"--signal=B:USR1@{options.signal_lead}"]
+               f"--signal=B:USR1@{signal_lead(options)}"]
     for flag, value in (("--partition", options.partition), ("--time", options.time),
                         ("--gres", options.gres), ("--mem", options.mem),
                         ("--cpus-per-task", options.cpus_per_task)):

@@ -239,8 +239,10 @@ def test_one_squeue_serves_every_launch_and_a_kill_cancels_them_all(slurm, proje
 
 def test_runs_per_worker_and_no_more_workers_than_runs(slurm, project, root):
     [name] = prepare_grid(project, root, {"units": [1, 2]})
-    job_id = launch(root, "--workers", "1", "--runs-per-worker", "3")
+    job_id = launch(root, "--workers", "1", "--runs-per-worker", "3", "--time", "2")
     wait_for(lambda: not squeue_tasks(job_id), 30, "the worker to end")
+    [script] = (root / ".alfred" / "slurm").glob("slurm-*.sh")
+    assert "--signal=B:USR1@30 " in script.read_text()  # a quarter of a short limit
     assert counts(root)[name]["COMPLETED"] == 3 and counts(root)[name]["UNHATCHED"] == 1
 
     result = alfred("launch", "--root", root, "--executor", "slurm", "--workers", "4")
