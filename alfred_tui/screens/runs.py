@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Input, Static
 
-from alfred_core.flags import State
+from alfred_core.flags import STATE_ORDER, State
 from alfred_core.tree import RunDir, Search
 from alfred_tui.model import (
     STATE_LABELS, RunRow, format_duration, format_value, read_run_row, read_run_rows,
@@ -155,7 +155,7 @@ class RunsScreen(View):
             value = row.params.get(key[6:])
         else:
             value = {"experiment": row.experiment, "seed": row.seed,
-                     "state": row.state.value, "time": row.elapsed(self.app.now()),
+                     "state": STATE_ORDER.index(row.state), "time": row.elapsed(self.app.now()),
                      "worker": row.worker, "host": row.host, "gpu": row.gpu,
                      "metric": row.metric, "error": row.error}.get(key)
         if value is None:
