@@ -192,14 +192,13 @@ def number_or_none(value) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def read_run_rows(search: Search, metric: str | None) -> list[RunRow]:
+def iter_run_rows(search: Search, metric: str | None):
+    """The rows of every run of a search, by experiment and seed."""
     now = time.time()
-    rows = []
     for run in search.runs():
         row = read_run_row(str(run.path), metric, now)
         if row is not None:
-            rows.append(row)
-    return rows
+            yield row
 
 
 def last_metric_value(run: RunDir, metric: str) -> float | None:

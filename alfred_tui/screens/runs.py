@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
 
 from alfred_core.flags import STATE_ORDER, State
 from alfred_core.tree import RunDir, Search
 from alfred_tui.model import (
-    STATE_LABELS, RunRow, format_duration, format_value, read_run_row, read_run_rows,
+    STATE_LABELS, RunRow, format_duration, format_value, iter_run_rows, read_run_row,
 )
 from alfred_tui.screens.base import Selection, View
 from alfred_tui.widgets.table import Column, RowTable
@@ -23,6 +24,7 @@ STATE_STYLES = {
     State.COMPLETED: "green", State.CRASH: "bold red", State.KILLED: "magenta",
     State.NOFLAG: "dim",
 }
+BATCH_SECONDS = 0.3
 STATE_KEYS = {"0": None, "1": State.UNHATCHED, "2": State.RUNNING, "3": State.LOST,
               "4": State.COMPLETED, "5": State.CRASH, "6": State.KILLED}
 
@@ -53,10 +55,12 @@ class RunsScreen(View):
     ]
 
     class RowsRead(Message):
-        def __init__(self, rows: list[RunRow], complete: bool, metric: str | None) -> None:
+        """Rows read: the first, more, or the last batch of a load, or an update."""
+
+        def __init__(self, rows: list[RunRow], kind: str, metric: str | None) -> None:
             super().__init__()
             self.rows = rows
-            self.complete = complete
+            self.kind = kind
             self.metric = metric
 
     def __init__(self, search: Search) -> None:
@@ -107,26 +111,36 @@ class RunsScreen(View):
     @work(thread=True, exclusive=True, group="rows", exit_on_error=False,
           description="reading runs")
     def load_rows(self) -> None:
+        worker = get_current_worker()
         metric = main_metric(self.search)
-        self.post_message(self.RowsRead(read_run_rows(self.search, metric), True, metric))
+        self.post_message(self.RowsRead([], "first", metric))
+        batch, posted = [], time.monotonic()
+        for row in iter_run_rows(self.search, metric):
+            if worker.is_cancelled:
+                return
+            batch.append(row)
+            if time.monotonic() - posted > BATCH_SECONDS:
+                self.post_message(self.RowsRead(batch, "more", metric))
+                batch, posted = [], time.monotonic()
+        self.post_message(self.RowsRead(batch, "last", metric))
 
     @work(thread=True, group="row-updates", exit_on_error=False, description="reading runs")
     def reload_rows(self, paths: list[str]) -> None:
         now = time.time()
         rows = [read_run_row(path, self.metric, now) for path in paths]
-        self.post_message(self.RowsRead([row for row in rows if row], False, self.metric))
+        self.post_message(self.RowsRead([row for row in rows if row], "update", self.metric))
 
     def on_runs_screen_rows_read(self, message: RowsRead) -> None:
-        if message.complete:
-            self.rows = {row.path: row for row in message.rows}
-            self.metric = message.metric
+        if message.kind == "first":
+            self.rows, self.metric, self.loaded = {}, message.metric, False
+            return
+        self.rows.update((row.path, row) for row in message.rows)
+        if message.kind == "last":
             self.loaded = True
-            keys = {key for row in message.rows for key in row.params}
+            keys = {key for row in self.rows.values() for key in row.params}
             self.params = [k for k in self.params if k in keys] + sorted(
                 keys - set(self.params))
             self.set_columns()
-        else:
-            self.rows.update((row.path, row) for row in message.rows)
         self.redraw()
 
     def model_changed(self, changes) -> None:
