@@ -151,12 +151,17 @@ class MetricsReader:
     def _extend(self, rows: list[dict]) -> None:
         if not rows:
             return
-        metrics = rows[0].keys()
-        if metrics == self.tape.keys() or not self.tape:
-            if all(row.keys() == metrics for row in rows):
-                for metric in metrics:
-                    column = self.tape.setdefault(metric, [None] * self.rows)
-                    column.extend([row[metric] for row in rows])
+        metrics = list(rows[0])
+        count = len(metrics)
+        same_keys = not self.tape or self.tape.keys() == set(metrics)
+        if same_keys and all(len(row) == count for row in rows):
+            try:  # every row has exactly the same metrics: build whole columns
+                columns = {metric: [row[metric] for row in rows] for metric in metrics}
+            except KeyError:
+                columns = None
+            if columns is not None:
+                for metric, values in columns.items():
+                    self.tape.setdefault(metric, [None] * self.rows).extend(values)
                 self.rows += len(rows)
                 return
 

@@ -11,7 +11,7 @@ from alfred_core.errors import AlfredError
 from alfred_core.results.data import load_search
 from alfred_core.results.plot_arrays import (
     ARRAY_DPI, CELL_HEIGHT, CELL_WIDTH, MARGIN_HEIGHT, MARGIN_WIDTH, PlotSpec,
-    draw_plot_array, make_plot_arrays, parse_plot_spec,
+    draw_in_bands, draw_plot_array, make_plot_arrays, parse_plot_spec,
 )
 from alfred_core.results.figures import save_figure
 from alfred_core.results.synthetic import (
@@ -143,3 +143,15 @@ def test_the_seeds_of_a_retrain_wrap_into_rows(tmp_path):
     (path,) = make_plot_arrays(search, [PlotSpec("step", "score")])
     height, width = matplotlib.image.imread(path).shape[:2]
     assert (width, height) == expected_pixels(3, 4)
+
+
+def test_drawing_in_two_bands_gives_the_same_picture(every_state, tmp_path):
+    data = load_search(every_state)
+    spec = PlotSpec("step", "score")
+    whole, banded = tmp_path / "whole.png", tmp_path / "banded.png"
+    save_figure(draw_plot_array(data, spec), whole)
+    draw_in_bands(data, spec, banded)
+
+    expected, found = matplotlib.image.imread(whole), matplotlib.image.imread(banded)
+    assert found.shape == expected.shape
+    assert abs(found - expected).mean() < 0.002

@@ -134,14 +134,12 @@ class RunData:
     run: RunDir
     state: State
     tape: dict
+    seed: int = field(init=False)
+    experiment: int = field(init=False)
 
-    @property
-    def seed(self) -> int:
-        return self.run.seed
-
-    @property
-    def experiment(self) -> int:
-        return self.run.experiment_num
+    def __post_init__(self):
+        self.seed = self.run.seed
+        self.experiment = self.run.experiment_num
 
 
 @dataclass
@@ -151,24 +149,26 @@ class SearchData:
     search: Search
     runs: list[RunData]
     config_uniques: dict[int, dict] = field(default_factory=dict)
+    _grouped: dict | None = field(default=None, repr=False)
 
     def experiments(self) -> dict[int, list[RunData]]:
-        grouped: dict[int, list[RunData]] = {}
-        for data in self.runs:
-            grouped.setdefault(data.experiment, []).append(data)
-        return grouped
+        """The runs grouped by experiment number (computed once)."""
+        if self._grouped is None:
+            self._grouped = {}
+            for data in self.runs:
+                self._grouped.setdefault(data.experiment, []).append(data)
+        return self._grouped
 
     def config_unique(self, experiment: int) -> dict:
         """The experiment's config_unique.json (its first readable seed's)."""
         if experiment not in self.config_uniques:
             found = {}
-            for data in self.runs:
-                if data.experiment == experiment:
-                    try:
-                        found = data.run.read_config_unique()
-                        break
-                    except (OSError, ValueError):
-                        continue
+            for data in self.experiments().get(experiment, []):
+                try:
+                    found = data.run.read_config_unique()
+                    break
+                except (OSError, ValueError):
+                    continue
             self.config_uniques[experiment] = found
         return self.config_uniques[experiment]
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
+import os
 import textwrap
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +28,11 @@ logger = logging.getLogger(__name__)
 PLOTS_DIR = "plots"
 CELL_WIDTH = 2.2  # inches per subplot
 CELL_HEIGHT = 1.6
-MARGIN_WIDTH = 0.6
-MARGIN_HEIGHT = 0.8
+LEFT_MARGIN = 0.45
+MARGIN_WIDTH = 0.6  # left and right
+TOP_MARGIN = 0.5
+MARGIN_HEIGHT = 0.8  # top and bottom
+PARALLEL_FROM = 300  # runs: from here on, two processes draw the array
 ARRAY_DPI = 80
 TARGET_RATIO = 1.6  # columns / rows the layout aims for
 NO_CURVE_WORDS = {
@@ -182,53 +188,104 @@ def figure_inches(layout: Layout) -> tuple[float, float]:
 
 
 def plot_array(data: SearchData, spec: PlotSpec, path: Path) -> Path:
-    """Draw one plot array to `path`; returns the file written."""
-    save_figure(draw_plot_array(data, spec), path)
+    """Draw one plot array to `path`; returns the file written.
+
+    Large arrays are drawn in two horizontal bands by two processes at once, then
+    joined: the figure is the same, made in about half the time on two cores.
+    """
+    if len(data.runs) >= PARALLEL_FROM and can_fork():
+        draw_in_bands(data, spec, path)
+    else:
+        save_figure(draw_plot_array(data, spec), path)
     return path
 
 
-def draw_plot_array(data: SearchData, spec: PlotSpec):
-    """The figure of one plot array: one axes per run, where the layout puts it."""
+def prepare_array(data: SearchData, spec: PlotSpec):
+    """The layout, each run's curve, and the limits shared by every subplot."""
     layout = layout_of(data)
     curves = {run_data.run: curve_of(run_data.tape, spec.x, spec.y) for run_data in data.runs}
     xlim = spec.xlim or _limits([xs for xs, _ in curves.values()], pad=0.0)
-    ylim = spec.ylim or _limits([ys for _, ys in curves.values()], pad=0.05)
+    ylim = spec.ylim or _limits([ys for _, ys in curves.values()], pad=0.05, robust=True)
+    return layout, curves, xlim, ylim
 
+
+def draw_plot_array(data: SearchData, spec: PlotSpec, band: tuple[int, int] | None = None,
+                    prepared=None):
+    """The figure of one plot array (or of the rows `band` of it): one axes per run."""
+    layout, curves, xlim, ylim = prepared or prepare_array(data, spec)
     width, height = figure_inches(layout)
-    figure = new_figure(width, height, dpi=ARRAY_DPI)
-    left, right = 0.45 / width, 1 - 0.15 / width
-    top, bottom = 1 - 0.5 / height, 0.3 / height
-    cell_w = (right - left) / layout.columns
-    cell_h = (top - bottom) / layout.rows
+    first, stop = band or (0, layout.rows)
+    band_top = 0.0 if first == 0 else TOP_MARGIN + first * CELL_HEIGHT
+    band_bottom = height if stop >= layout.rows else TOP_MARGIN + stop * CELL_HEIGHT
+    band_height = band_bottom - band_top
+    figure = new_figure(width, band_height, dpi=ARRAY_DPI)
 
+    occupied = set(layout.cells.values())
     for run_data in data.runs:
         row, column = layout.cells[run_data.run]
+        if not first <= row < stop:
+            continue
+        axes_bottom = TOP_MARGIN + (row + 0.86) * CELL_HEIGHT - band_top  # from the top
         ax = figure.add_axes((
-            left + column * cell_w + 0.12 * cell_w,
-            top - (row + 1) * cell_h + 0.14 * cell_h,
-            0.84 * cell_w, 0.66 * cell_h,
+            (LEFT_MARGIN + (column + 0.12) * CELL_WIDTH) / width,
+            1 - axes_bottom / band_height,
+            0.84 * CELL_WIDTH / width, 0.66 * CELL_HEIGHT / band_height,
         ))
         draw_cell(ax, data, run_data, curves[run_data.run], spec)
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
-        # Ticks are costly at hundreds of subplots: only the outer edges carry them.
-        if column == 0:
-            ax.yaxis.set_major_locator(MaxNLocator(3))
-        else:
-            ax.set_yticks([])
-        if row == layout.rows - 1:
-            ax.xaxis.set_major_locator(MaxNLocator(3))
-        else:
-            ax.set_xticks([])
-        ax.tick_params(labelsize=5, length=2, pad=1)
+        # Axes are costly at hundreds of subplots: only the outer edges carry ticks.
+        for axis, outer in ((ax.yaxis, column == 0),
+                            (ax.xaxis, (row + 1, column) not in occupied)):
+            if outer:
+                axis.set_major_locator(MaxNLocator(3))
+                axis.set_tick_params(labelsize=5, length=2, pad=1)
+            else:
+                axis.set_visible(False)
 
-    counts = {}
-    for run_data in data.runs:
-        counts[run_data.state.value] = counts.get(run_data.state.value, 0) + 1
-    summary = ", ".join(f"{n} {state}" for state, n in counts.items())
-    figure.suptitle(f"{data.search.name}\n{spec.y} vs {spec.x}   ({summary})",
-                    fontsize=8, y=1 - 0.06 / height, va="top")
+    if first == 0:
+        counts = {}
+        for run_data in data.runs:
+            counts[run_data.state.value] = counts.get(run_data.state.value, 0) + 1
+        summary = ", ".join(f"{n} {state}" for state, n in counts.items())
+        figure.suptitle(f"{data.search.name}\n{spec.y} vs {spec.x}   ({summary})",
+                        fontsize=8, y=1 - 0.06 / band_height, va="top")
     return figure
+
+
+def can_fork() -> bool:
+    """Forking is safe only from a process with one thread (not from the app)."""
+    return (os.cpu_count() or 1) > 1 and threading.active_count() == 1 and hasattr(os, "fork")
+
+
+_BAND_JOB: tuple | None = None  # what forked band drawers inherit
+
+
+def _draw_band(band: tuple[int, int]) -> np.ndarray:
+    data, spec, prepared = _BAND_JOB
+    figure = draw_plot_array(data, spec, band, prepared)
+    figure.canvas.draw()
+    return np.asarray(figure.canvas.buffer_rgba()).copy()
+
+
+def draw_in_bands(data: SearchData, spec: PlotSpec, path: Path) -> None:
+    global _BAND_JOB
+    from PIL import Image
+
+    prepared = prepare_array(data, spec)
+    rows = prepared[0].rows
+    bands = [(0, rows // 2), (rows // 2, rows)]
+    _BAND_JOB = (data, spec, prepared)
+    try:
+        with multiprocessing.get_context("fork").Pool(len(bands)) as pool:
+            pixels = np.concatenate(pool.map(_draw_band, bands), axis=0)
+    finally:
+        _BAND_JOB = None
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+    Image.fromarray(pixels).save(tmp, dpi=(ARRAY_DPI, ARRAY_DPI))
+    os.replace(tmp, path)
 
 
 def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) -> None:
@@ -237,8 +294,9 @@ def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) ->
     state = run_data.state
     color = STATE_COLORS.get(state.value, "#333333")
     for spine in ax.spines.values():
-        spine.set_linewidth(0.4)
-        spine.set_color("#bbbbbb")
+        spine.set_visible(False)
+    ax.patch.set_edgecolor("#bbbbbb")  # one frame to draw instead of four spines
+    ax.patch.set_linewidth(0.4)
 
     varied = data.varied(run_data.experiment)
     label = ", ".join(f"{k}={format_value(v)}" for k, v in varied.items())
@@ -246,7 +304,8 @@ def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) ->
     lines = textwrap.wrap(label, 46)
     if len(lines) > 2:
         lines = [lines[0], lines[1][:43] + "..."]
-    ax.set_title("\n".join(lines), fontsize=5, pad=1.5, loc="left")
+    # A fixed y spares matplotlib from placing each title against its tick labels.
+    ax.set_title("\n".join(lines), fontsize=5, pad=1.5, loc="left", y=1.0)
 
     if xs.size:
         ax.add_line(Line2D(xs, ys, linewidth=0.8, color=color))
@@ -266,13 +325,17 @@ def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) ->
             ha="center", va="center", weight="bold")
 
 
-def _limits(arrays, pad: float) -> tuple[float, float]:
+def _limits(arrays, pad: float, robust: bool = False) -> tuple[float, float]:
+    """Limits shared by every subplot; robust ones leave out the rarest 0.5% each side."""
     finite = [a[np.isfinite(a)] for a in arrays if a.size]
     finite = [a for a in finite if a.size]
     if not finite:
         return (0.0, 1.0)
-    low = float(min(a.min() for a in finite))
-    high = float(max(a.max() for a in finite))
+    if robust:
+        low, high = (float(v) for v in np.quantile(np.concatenate(finite), [0.005, 0.995]))
+    else:
+        low = float(min(a.min() for a in finite))
+        high = float(max(a.max() for a in finite))
     if low == high:
         low, high = low - 0.5, high + 0.5
     margin = (high - low) * pad
