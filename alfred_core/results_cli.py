@@ -95,13 +95,15 @@ def cmd_benchmark(args) -> int:
 def add_common(parser: argparse.ArgumentParser, metrics: bool = True) -> None:
     parser.add_argument("storage", nargs="*", help="storage names")
     parser.add_argument("--from-file", metavar="LIST", help="a list_searches_*.txt file")
-    parser.add_argument("--root", default=None,
-                        help="the folder of the searches (default: $ALFRED_ROOT or ./storage)")
+    parser.add_argument(
+        "--root", default=None,
+        help="the folder of the searches (default: $ALFRED_ROOT or ./storage)")
     if not metrics:
         return
     parser.add_argument("--x", metavar="METRIC", help="x axis of the curves")
     parser.add_argument("--y", metavar="METRIC", help="y axis of the curves")
-    parser.add_argument("--score", metavar="METRIC", help="the metric that ranks (default y)")
+    parser.add_argument("--score", metavar="METRIC",
+                        help="the metric that ranks (default: the project's, else y)")
     parser.add_argument("--aggregate", choices=AGGREGATES,
                         help="how a run's values become its score")
     parser.add_argument("--error-bars", choices=ERROR_BARS,
@@ -129,10 +131,12 @@ def register(commands) -> None:
     p.add_argument("--budget-key", action="append", metavar="KEY",
                    help="a budget hyperparameter, e.g. max_epochs (repeatable)")
     p.add_argument("--mapping", metavar="FILE",
-                   help="JSON: storage name -> experiment number or {hyperparameter: value}")
+                   help="JSON: storage name -> experiment number or "
+                        "{hyperparameter: value}")
     p.set_defaults(handler=cmd_retrain_best)
 
-    p = commands.add_parser("plot-arrays", help="one subplot per run, one PNG per metric pair")
+    p = commands.add_parser("plot-arrays",
+                            help="one subplot per run, one PNG per metric pair")
     add_common(p, metrics=False)
     p.add_argument("--plot", action="append", metavar="X,Y[,XMIN,XMAX,YMIN,YMAX]",
                    help="a metric pair to draw (repeatable; default from the project)")

@@ -27,7 +27,8 @@ def after_search_done(search: Search) -> bool:
     The ONGOING marker is created atomically, so of all the launchers that see the
     search complete only one works on it; a failure is written to SUMMARY_FAILED.
     """
-    if (search.path / DONE).exists() or (search.path / FAILED).exists():
+    run_count = len(search.runs())
+    if already_done(search, run_count) or (search.path / FAILED).exists():
         return False
     if not take_marker(search):
         return False
@@ -51,11 +52,22 @@ def after_search_done(search: Search) -> bool:
 
     write_json_atomic(search.path / DONE, {
         "host": HOST, "pid": os.getpid(), "time": time.time(),
-        "seconds": round(time.time() - started, 2),
+        "seconds": round(time.time() - started, 2), "runs": run_count,
         "files": [str(path.relative_to(search.path)) for path in files],
     })
     logger.info("%s: every run completed; plot arrays and summary written", search.name)
     return True
+
+
+def already_done(search: Search, run_count: int) -> bool:
+    """A summary exists and describes as many runs as the search has (none added since)."""
+    try:
+        done = read_json(search.path / DONE)
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True  # being written by another process
+    return done.get("runs", run_count) == run_count
 
 
 def take_marker(search: Search) -> bool:

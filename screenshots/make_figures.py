@@ -49,7 +49,8 @@ def main() -> None:
                cwd=folder)
 
         copies = {
-            shown / "plots" / "plot_array_eval_score_vs_epoch.png": "results_plot_array.png",
+            shown / "plots" / "plot_array_eval_score_vs_epoch.png":
+                "results_plot_array.png",
             shown / "summary" / "learning_curves_eval_score_vs_epoch.png":
                 "results_learning_curves.png",
             shown / "summary" / "performance_eval_score_mean_last_20pct.png":

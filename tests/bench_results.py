@@ -75,7 +75,8 @@ def main() -> None:
         started = time.perf_counter()
         name = build(root)
         runs = len(SEEDS) * math.prod(len(v) for v in VARIATIONS.values())
-        print(f"built {runs} runs x {POINTS} points in {time.perf_counter() - started:.1f} s")
+        seconds = time.perf_counter() - started
+        print(f"built {runs} runs x {POINTS} points in {seconds:.1f} s")
 
         figures = {
             "plot-arrays": timed(["plot-arrays", name, "--root", str(root),

@@ -54,7 +54,8 @@ def make_search(tmp_path, curves, states=None, seeds=(1, 2)):
 
 
 def test_identical_seeds_have_a_band_of_zero_width(tmp_path):
-    search = make_search(tmp_path, [[[0.1, 0.5, 0.9]] * 2, [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]])
+    identical, mirrored = [[0.1, 0.5, 0.9]] * 2, [[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]]
+    search = make_search(tmp_path, [identical, mirrored])
     curves = data.experiment_curves(search, "step", "score", "ci95")
 
     same, different = curves

@@ -42,7 +42,8 @@ def test_demo_from_prepare_to_retrained_plot_arrays(tmp_path):
     made = alfred("retrain-best", short.name, "--root", root, "--seeds", "2",
                   cwd=folder).stdout
     assert "max_epochs 4 -> 8" in made
-    (retrain,) = [s for s in Root(root).searches() if s.meta.get("retrain_of") == short.name]
+    (retrain,) = [s for s in Root(root).searches()
+                  if s.meta.get("retrain_of") == short.name]
     config = retrain.runs()[0].read_config()
     assert config["max_epochs"] == 8
     assert {k: config[k] for k in best["varied"]} == best["varied"]

@@ -3,6 +3,7 @@
 import json
 import multiprocessing
 import os
+import shutil
 
 import pytest
 
@@ -133,3 +134,13 @@ def test_benchmark_refuses_bad_files_and_writes_nothing(three_searches, tmp_path
     assert alfred_inline("benchmark", "compare-models", *names, "--root", root,
                          "--hlines", bad, "--out", out) == 2
     assert not out.exists()
+
+
+def test_hook_summarizes_again_after_runs_were_added(tmp_path):
+    search = completed_search(tmp_path)
+    assert after_search_done(search) is True
+
+    added = search.path / "experiment1" / "seed3"
+    shutil.copytree(search.path / "experiment1" / "seed1", added)
+    assert after_search_done(search) is True
+    assert json.loads((search.path / DONE).read_text())["runs"] == 9

@@ -59,8 +59,8 @@ def test_every_state_is_drawn_in_a_subplot_of_its_own(every_state):
     figure = draw_plot_array(data, PlotSpec("step", "score"))
 
     assert len(figure.axes) == 12
-    assert {"UNHATCHED", "RUNNING", "CRASHED", "KILLED", "ABSENT METRIC", "LOST"} <= texts_of(
-        figure)
+    words = {"UNHATCHED", "RUNNING", "CRASHED", "KILLED", "ABSENT METRIC", "LOST"}
+    assert words <= texts_of(figure)
     titles = [ax.get_title(loc="left") for ax in figure.axes]
     assert "lr=0.1, units=4 | s1" in titles and "lr=0.3, units=8 | s2" in titles
     assert sum(bool(ax.lines) for ax in figure.axes) == 6  # 4 full curves, 2 partial
@@ -86,7 +86,8 @@ def test_the_grid_puts_each_run_at_its_hyperparameters(every_state):
 
 
 def test_two_hundred_subplots_of_a_random_search(tmp_path):
-    experiments = [{"lr": round(0.001 * n, 4), "units": 4 * (n % 5 + 1)} for n in range(1, 101)]
+    experiments = [{"lr": round(0.001 * n, 4), "units": 4 * (n % 5 + 1)}
+                   for n in range(1, 101)]
     search = write_search(tmp_path, "Xx1_nogit_alg_task_random_t", experiments, [1, 2],
                           search_type="random")
     for run in search.runs():
@@ -130,7 +131,8 @@ def test_cli_plot_arrays_draws_the_limits_and_refuses_bad_input(every_state, cap
     assert alfred_inline("plot-arrays", every_state.name, "--root", root,
                          "--plot", "step") == 2
     assert "x,y" in capsys.readouterr().err
-    assert json.loads((every_state.path / "search.json").read_text())["search_type"] == "grid"
+    meta = json.loads((every_state.path / "search.json").read_text())
+    assert meta["search_type"] == "grid"
 
 
 def test_the_seeds_of_a_retrain_wrap_into_rows(tmp_path):

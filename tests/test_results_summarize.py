@@ -72,7 +72,8 @@ def test_summary_options_change_the_ranking(known):
 def test_summary_of_a_search_still_running(known):
     runs = known.runs()
     set_state(runs[0], flags.OPENED)
-    (runs[0].recorders_dir / "train_recorder.jsonl").write_text('{"step": 0, "score": 0.5}\n')
+    stream = runs[0].recorders_dir / "train_recorder.jsonl"
+    stream.write_text('{"step": 0, "score": 0.5}\n')
     set_state(runs[1], flags.UNHATCHED)
     (runs[1].recorders_dir / "train_recorder.jsonl").unlink()
 

@@ -131,7 +131,8 @@ def compare_models(searches: list[Search], out_dir: Path, options: SummaryOption
                 every = max(1, curve.x.size // 8)
                 ax.plot(curve.x, curve.mean, color=entry.color, marker=entry.marker,
                         markevery=every, markersize=4, linewidth=1.3,
-                        label=f"{entry.label} (exp{entry.experiment}, {curve.n_seeds} seeds)")
+                        label=f"{entry.label} (exp{entry.experiment}, "
+                              f"{curve.n_seeds} seeds)")
                 ax.fill_between(curve.x, curve.low, curve.high, color=entry.color,
                                 alpha=0.2, linewidth=0)
             for label, value in ((hlines or {}).get(task) or {}).items():
@@ -193,8 +194,8 @@ def compare_searches(searches: list[Search], out_dir: Path, options: SummaryOpti
                     markersize=2.5, alpha=0.7)
         ax.set_xticks(range(1, len(entries) + 1))
         ax.set_xticklabels(
-            [f"{e.label}\n{e.search.info.task_name}" + (f"\n{e.n_nan} NaN" if e.n_nan else "")
-             for e in entries], fontsize=7)
+            [f"{e.label}\n{e.search.info.task_name}"
+             + (f"\n{e.n_nan} NaN" if e.n_nan else "") for e in entries], fontsize=7)
         metric = entries[0].options if entries else options
         ax.set_ylabel(f"{metric.score} ({metric.aggregate})")
         ax.set_title("experiment scores per search", fontsize=9)

@@ -48,7 +48,8 @@ def check_aggregate(aggregate: str) -> str:
 
 def check_error_bars(error_bars: str) -> str:
     if error_bars not in ERROR_BARS:
-        raise AlfredError(f"--error-bars {error_bars!r}: use one of {', '.join(ERROR_BARS)}")
+        raise AlfredError(
+            f"--error-bars {error_bars!r}: use one of {', '.join(ERROR_BARS)}")
     return error_bars
 
 
@@ -174,7 +175,8 @@ class SearchData:
 
     def varied(self, experiment: int) -> dict:
         """The experiment's varying hyperparameters (alg, task and seed left out)."""
-        return {k: v for k, v in self.config_unique(experiment).items() if k not in RESERVED}
+        unique = self.config_unique(experiment)
+        return {k: v for k, v in unique.items() if k not in RESERVED}
 
     def label(self, experiment: int) -> str:
         varied = self.varied(experiment)
@@ -264,9 +266,10 @@ def experiment_score(seed_scores: dict[int, float], states: dict[int, str]):
         return math.nan, "no seed has recorded the metric yet"
     bad = [seed for seed, value in seed_scores.items() if math.isnan(value)]
     if bad:
-        failed = [s for s in bad if states.get(s) in (State.CRASH.value, State.KILLED.value)]
+        ended = (State.CRASH.value, State.KILLED.value)
+        failed = [seed for seed in bad if states.get(seed) in ended]
         if failed:
-            return math.nan, "seed " + ", ".join(map(str, failed)) + " crashed or was killed"
+            return math.nan, f"seed {', '.join(map(str, failed))} crashed or was killed"
         return math.nan, "seed " + ", ".join(map(str, bad)) + " has a NaN or no value"
     return float(np.mean(list(seed_scores.values()))), ""
 

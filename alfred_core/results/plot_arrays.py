@@ -203,7 +203,7 @@ def plot_array(data: SearchData, spec: PlotSpec, path: Path) -> Path:
 def prepare_array(data: SearchData, spec: PlotSpec):
     """The layout, each run's curve, and the limits shared by every subplot."""
     layout = layout_of(data)
-    curves = {run_data.run: curve_of(run_data.tape, spec.x, spec.y) for run_data in data.runs}
+    curves = {r.run: curve_of(r.tape, spec.x, spec.y) for r in data.runs}
     xlim = spec.xlim or _limits([xs for xs, _ in curves.values()], pad=0.0)
     ylim = spec.ylim or _limits([ys for _, ys in curves.values()], pad=0.05, robust=True)
     return layout, curves, xlim, ylim
@@ -255,7 +255,8 @@ def draw_plot_array(data: SearchData, spec: PlotSpec, band: tuple[int, int] | No
 
 def can_fork() -> bool:
     """Forking is safe only from a process with one thread (not from the app)."""
-    return (os.cpu_count() or 1) > 1 and threading.active_count() == 1 and hasattr(os, "fork")
+    cores = os.cpu_count() or 1
+    return cores > 1 and threading.active_count() == 1 and hasattr(os, "fork")
 
 
 _BAND_JOB: tuple | None = None  # what forked band drawers inherit
@@ -300,7 +301,8 @@ def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) ->
 
     varied = data.varied(run_data.experiment)
     label = ", ".join(f"{k}={format_value(v)}" for k, v in varied.items())
-    label = f"{label} | s{run_data.seed}" if label else f"exp{run_data.experiment} s{run_data.seed}"
+    seed = run_data.seed
+    label = f"{label} | s{seed}" if label else f"exp{run_data.experiment} s{seed}"
     lines = textwrap.wrap(label, 46)
     if len(lines) > 2:
         lines = [lines[0], lines[1][:43] + "..."]

@@ -71,7 +71,7 @@ def best_choice(search: Search, mapping: dict | None) -> tuple[int | None, dict,
             )
         info = read_json(info_path)
     number = int(info["experiment"])
-    chosen = {key: info[key] for key in ("score", "score_metric", "aggregate") if key in info}
+    chosen = {k: info[k] for k in ("score", "score_metric", "aggregate") if k in info}
     return number, varied_of_experiment(search, number), {"from": "summary", **chosen}
 
 
@@ -183,7 +183,8 @@ def build_retrain(root: Root, search: Search, config: dict, varied: dict,
         if info.search_type == "random":
             write_json_atomic(built / "sampled_values.json", {"experiment1": varied})
         else:
-            write_json_atomic(built / "variations.json", {k: [v] for k, v in varied.items()})
+            variations = {key: [value] for key, value in varied.items()}
+            write_json_atomic(built / "variations.json", variations)
         meta = {
             **search.meta, "format": META_FORMAT, "id": ident, "git_hashes": hashes,
             "alg_name": info.alg_name, "task_name": info.task_name,

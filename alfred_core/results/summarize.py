@@ -12,8 +12,9 @@ import numpy as np
 
 from alfred_core.errors import AlfredError
 from alfred_core.results.data import (
-    PENDING, ExperimentScore, SearchData, check_aggregate, check_error_bars, experiment_curves,
-    infer_maximize, load_search, metric_defaults, rank_experiments,
+    PENDING, ExperimentScore, SearchData, check_aggregate, check_error_bars,
+    experiment_curves, infer_maximize, load_search, metric_defaults, project_settings,
+    rank_experiments,
 )
 from alfred_core.results.figures import new_figure, safe_name, save_figure, styled
 from alfred_core.tree import Search, write_json_atomic
@@ -38,10 +39,11 @@ class SummaryOptions:
 
     def resolved(self, data: SearchData) -> "SummaryOptions":
         defaults = metric_defaults(data)
+        project_score = project_settings(data.search.project_dir).get("score_metric")
+        y = self.y or defaults["y_metric"]
         options = SummaryOptions(
-            x=self.x or defaults["x_metric"],
-            y=self.y or defaults["y_metric"],
-            score=self.score or self.y or defaults["score_metric"],
+            x=self.x or defaults["x_metric"], y=y,
+            score=self.score or project_score or y,
             aggregate=self.aggregate or defaults["aggregate"],
             error_bars=self.error_bars or defaults["error_bars"],
             maximize=self.maximize,
@@ -53,7 +55,8 @@ class SummaryOptions:
             )
         if options.maximize is None:
             same = options.score == defaults["score_metric"]
-            options.maximize = defaults["maximize"] if same else infer_maximize(options.score)
+            options.maximize = (defaults["maximize"] if same
+                                else infer_maximize(options.score))
         check_aggregate(options.aggregate)
         check_error_bars(options.error_bars)
         return options

@@ -14,7 +14,8 @@ from alfred_core.tree import SEARCH_META, RunDir, Search, write_json_atomic
 
 def write_search(root: Path, name: str, experiments: list[dict], seeds: list[int],
                  variations: dict | None = None, search_type: str = "grid",
-                 base_config: dict | None = None, project_dir: Path | None = None) -> Search:
+                 base_config: dict | None = None,
+                 project_dir: Path | None = None) -> Search:
     """A storage dir with one UNHATCHED run per experiment and seed."""
     path = Path(root) / name
     path.mkdir(parents=True)
