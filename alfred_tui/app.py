@@ -135,6 +135,8 @@ class AlfredApp(App):
         worker = get_current_worker()
         root = Root(self.root)
         searches = root.searches(warn_foreign=False)
+        for search in searches:
+            search.info  # read search.json here, not while drawing
         self.post_message(SearchesListed(searches))
         self.post_message(LaunchersRead(live_launchers(root)))
         for times in (False, True):  # counts first, then when runs started and ended

@@ -95,6 +95,7 @@ class SearchState:
 
 def scan_search(search: Search, times: bool = True) -> SearchState:
     """Every run's state in one pass; with `times`, also when flags last changed."""
+    search.info  # read search.json in the worker, not while drawing
     state = SearchState(search)
     first: tuple[float, str] | None = None
     for path, run_state, mtime in scan_states(search, times=times):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +28,10 @@ REMOTE_FILE_SYSTEMS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "lustre", "gpfs",
                        "fuse.sshfs", "9p", "afs", "ceph", "glusterfs"}
 
 Report = Callable[[set[str]], None]
+
+# watchdog warns when a directory moved into the tree (a prepared search) is watched
+# again; the watch is right, and a warning would print over the app.
+warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWarning)
 
 
 def is_remote(path: Path) -> bool:

@@ -65,8 +65,7 @@ async def prepare_launch_kill_clean_retrain_export(demo_root: Path) -> None:
         # p: the random schedule, a desc, the dry run, then prepare
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, PrepareScreen))
-        await pilot.press("shift+tab", "down", "tab")
-        await pilot.press(*"tui", "enter")
+        await pilot.press("down", *"tui", "enter")
         await wait_for(pilot, lambda: app.screen.plan is not None, 30, "the dry run")
         assert "= 16 runs" in str(app.screen.query_one("#plan").render())
         await pilot.press("enter")

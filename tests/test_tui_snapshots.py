@@ -92,6 +92,9 @@ def make_root() -> Path:
         "def main(config, dir_tree, logger, pbar):\n    pass\n\n"
         "def set_up_alfred():\n    return {'x_metric': 'epoch', 'y_metric': 'return', "
         "'score_metric': 'return', 'aggregate': 'last'}\n")
+    (project / "schedules").mkdir()
+    (project / "schedules" / "grid_schedule_lr.py").write_text("VARIATIONS = {}\n")
+    (project / "schedules" / "random_schedule_wide.py").write_text("N_EXPERIMENTS = 8\n")
     return ROOT
 
 

@@ -93,7 +93,10 @@ class RunDetailScreen(View):
         log = self.query_one("#log-view", Log)
         if message.restarted:
             log.clear()
+        at_end = log.is_vertical_scroll_end or not log.line_count
         log.write_lines(message.lines)
+        if at_end:  # a horizontal scrollbar may appear after the write: stay at the end
+            self.call_after_refresh(log.scroll_end, animate=False)
 
     def on_run_detail_screen_details_read(self, message: DetailsRead) -> None:
         self.details = details = message.details

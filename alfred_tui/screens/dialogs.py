@@ -252,6 +252,10 @@ class RetrainScreen(FormDialog):
 class PrepareScreen(Dialog):
     """Pick a schedule, type a desc, see the dry run, confirm; returns the plan."""
 
+    BINDINGS = [Binding("escape", "cancel", "Cancel"),
+                Binding("up", "schedule(-1)", "Previous schedule", show=False),
+                Binding("down", "schedule(1)", "Next schedule", show=False)]
+
     class Planned(Message):
         def __init__(self, plan, error: str = "") -> None:
             super().__init__()
@@ -272,7 +276,7 @@ class PrepareScreen(Dialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label(f"Prepare a search of {self.project_dir}", classes="dialog-title")
-            yield Label("Schedule")
+            yield Label("Schedule (↑ ↓)")
             yield OptionList(*[Option(path.name, id=str(path)) for path in self.schedules],
                              id="schedules")
             yield field("Desc", Input("", id="desc",
@@ -290,6 +294,12 @@ class PrepareScreen(Dialog):
         if self.schedules:
             self.query_one("#schedules", OptionList).highlighted = 0
         self.query_one("#desc", Input).focus()
+
+    def action_schedule(self, step: int) -> None:
+        options = self.query_one("#schedules", OptionList)
+        if self.schedules:
+            current = options.highlighted or 0
+            options.highlighted = (current + step) % len(self.schedules)
 
     def chosen(self) -> Path | None:
         options = self.query_one("#schedules", OptionList)
