@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from alfred_core.errors import AlfredError
-from alfred_core.results.data import AGGREGATES, ERROR_BARS
+from alfred_core.results import AGGREGATES, ERROR_BARS
 
 
 def _root(args):

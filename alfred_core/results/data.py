@@ -20,12 +20,11 @@ import numpy as np
 from alfred_core.errors import AlfredError
 from alfred_core.flags import State, run_status
 from alfred_core.recorder import read_tape, stream_path
+from alfred_core.results import AGGREGATES, ERROR_BARS
 from alfred_core.tree import RunDir, Search, read_json
 
 logger = logging.getLogger(__name__)
 
-AGGREGATES = ("min", "max", "mean", "last", "mean_last_20pct")
-ERROR_BARS = ("ci95", "stderr", "quantile10", "none")
 RESERVED = ("alg_name", "task_name", "seed", "desc")
 SETTINGS_FILE = "alfred_settings.json"
 BUILTIN_DEFAULTS = {
