@@ -121,10 +121,14 @@ def plot_learning_curves(data: SearchData, options: SummaryOptions, ranking, fol
     """Mean curve of every experiment with its band; the 10 best labelled and coloured."""
     import seaborn
 
-    curves = {c.experiment: c for c in experiment_curves(
-        data, options.x, options.y, options.error_bars)}
-    order = [s.experiment for s in ranking if s.experiment in curves]
-    best = [n for n in order if not _is_nan_score(ranking, n)][:LABELLED]
+    best = [s.experiment for s in ranking if not s.is_nan][:LABELLED]
+    curves = {c.experiment: c for c in experiment_curves(data, options.x, options.y, "none")}
+    best = [number for number in best if number in curves]
+    # Bands only for the curves drawn with one: the bootstrap is the costly part.
+    best_runs = SearchData(data.search, [r for r in data.runs if r.experiment in best],
+                           data.config_uniques)
+    curves.update((c.experiment, c) for c in experiment_curves(
+        best_runs, options.x, options.y, options.error_bars))
     palette = seaborn.color_palette("tab10", LABELLED)
     path = folder / f"learning_curves_{safe_name(options.y)}_vs_{safe_name(options.x)}.png"
 
@@ -160,10 +164,6 @@ def plot_learning_curves(data: SearchData, options: SummaryOptions, ranking, fol
         ax.set_title(f"{data.search.name}\nmean over seeds, {band}", fontsize=8)
         save_figure(figure, path)
     return path
-
-
-def _is_nan_score(ranking, number: int) -> bool:
-    return next((s.is_nan for s in ranking if s.experiment == number), True)
 
 
 def plot_performance(data: SearchData, options: SummaryOptions, ranking, folder: Path):
