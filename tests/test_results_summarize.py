@@ -8,7 +8,7 @@ from alfred_core import flags
 from alfred_core.errors import AlfredError
 from alfred_core.results.retrain import create_retrain_best
 from alfred_core.results.summarize import SummaryOptions, summarize
-from alfred_core.results.synthetic import set_state, write_rows
+from alfred_core.results.synthetic import set_state, write_rows, write_search
 from alfred_core.tree import Root, Search
 from conftest import alfred_inline, prepare_grid
 
@@ -154,3 +154,20 @@ def test_cli_summarize_and_retrain_best(known, capsys, tmp_path):
                          "--budget-key", "max_steps") == 2
     assert "already has a retrain" in capsys.readouterr().err
     assert len(Root(root).searches()) == 2
+
+
+def test_retrain_of_a_random_search(tmp_path):
+    experiments = [{"lr": 0.5, "units": 4}, {"lr": 0.25, "units": 16}]
+    search = write_search(tmp_path, "Xx1_nogit_alg_task_random_r", experiments, [1, 2],
+                          search_type="random", base_config={"max_steps": 7})
+    for run in search.runs():
+        top = 1.0 if run.experiment_num == 2 else 0.5
+        write_rows(run, [{"step": s, "score": top * s} for s in range(4)])
+        set_state(run, flags.COMPLETED)
+
+    retrain = create_retrain_best(Root(tmp_path), search, seeds=3, time_factor=3,
+                                  budget_keys=["max_steps"])
+    assert retrain.info.search_type == "random"
+    assert json.loads((retrain.path / "sampled_values.json").read_text()) == {
+        "experiment1": {"lr": 0.25, "units": 16}}
+    assert [r.read_config()["max_steps"] for r in retrain.runs()] == [21, 21, 21]
