@@ -63,7 +63,7 @@ class AlfredApp(App):
     TITLE = "alfred"
     COMMANDS = App.COMMANDS | {AlfredCommands}
     ACTION_BINDINGS = [
-        Binding("p", "prepare", "Prepare",
+        Binding("p", "prepare", "Prepare", show=False,
                 tooltip="Prepare a search from a schedule file (dry run first)"),
         Binding("l", "launch", "Launch",
                 tooltip="Launch the selected search(es), detached from this app"),

@@ -187,3 +187,15 @@ def test_destructive_keys_ask_first_and_cancel_touches_nothing(key):
         assert sorted(p.name for p in (ROOT / SEARCH).glob("experiment*/seed*/*")) == before
 
     run(scenario, watch=False, clock=lambda: NOW)
+
+
+def test_command_palette_runs_a_view_action():
+    async def scenario(app, pilot):
+        screen = await open_runs(app, pilot)
+        assert screen.sort_key == "run"
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"sort by the next", "enter")
+        await until(pilot, lambda: screen.sort_key != "run", 5)
+
+    run(scenario, watch=False, clock=lambda: NOW)

@@ -28,9 +28,10 @@ class CurvesScreen(View):
     """m / M: next or previous metric; v: run, experiment or best experiments."""
 
     BINDINGS = [
-        Binding("m", "metric(1)", "Metric"),
+        Binding("m", "metric(1)", "Metric", tooltip="Show the next metric"),
         Binding("M", "metric(-1)", "Previous metric", show=False),
-        Binding("v", "mode", "Run/exp/best"),
+        Binding("v", "mode", "Run/exp/best",
+                tooltip="Curves of the run, its experiment, or the best experiments"),
     ]
 
     class CurvesRead(Message):
@@ -59,7 +60,7 @@ class CurvesScreen(View):
         yield Static("", id="topbar")
         yield PlotextPlot(id="plot")
         yield Static("", id="curves-note", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.update_title()

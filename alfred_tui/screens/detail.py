@@ -68,7 +68,7 @@ class RunDetailScreen(View):
             with TabPane("Config (3)", id="config"):
                 with VerticalScroll():
                     yield Static("", id="config-view", markup=False)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.read_details()

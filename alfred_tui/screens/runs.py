@@ -46,9 +46,10 @@ class RunsScreen(View):
     """Runs of one search; / filters (text or key=value), 0-6 filter by state."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter"),
-        Binding("s", "sort", "Sort"),
-        Binding("S", "reverse", "Reverse", show=False),
+        Binding("slash", "filter", "Filter",
+                tooltip="Filter the runs: words, or key=value (e.g. state=crash)"),
+        Binding("s", "sort", "Sort", tooltip="Sort by the next column"),
+        Binding("S", "reverse", "Reverse", show=False, tooltip="Reverse the order"),
         *[Binding(key, f"state_filter('{key}')",
                   f"Only {STATE_LABELS[state]}" if state else "All states", show=False)
           for key, state in STATE_KEYS.items()],
@@ -81,7 +82,7 @@ class RunsScreen(View):
         yield Input(placeholder="filter: text, or key=value (e.g. learning_rate=0.1 "
                     "state=crash); Enter applies, Escape clears", id="filter")
         yield Static("", id="runs-status")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).display = False

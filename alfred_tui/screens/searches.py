@@ -33,15 +33,16 @@ class SearchesScreen(View):
     """Searches of the root; Enter opens one, Space marks several for launch/clean."""
 
     BINDINGS = [
-        Binding("space", "mark", "Mark", show=False),
-        Binding("enter", "open", "Open", show=False),
+        Binding("space", "mark", "Mark", show=False,
+                tooltip="Mark or unmark the search (actions apply to every marked one)"),
+        Binding("enter", "open", "Open", show=False, tooltip="Open the runs of the search"),
     ]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="topbar")
         yield RowTable(id="searches")
         yield Static("", id="launchers")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(RowTable)
@@ -105,7 +106,7 @@ class SearchesScreen(View):
                 f"{item.get('id')} ({item.get('executor', 'local')}, "
                 f"{item.get('workers')} workers)" for item in launchers)
         else:
-            text = "no launcher working · Enter runs · l launch · ? help"
+            text = "no launcher working · Enter: runs · p: prepare · l: launch · ?: help"
         current = self.table.cursor_key
         if current:
             text = f"{current}\n{text}"
