@@ -25,6 +25,8 @@ STATE_STYLES = {
     State.NOFLAG: "dim",
 }
 BATCH_SECONDS = 0.3
+SORT_EVERY_UPDATE = 5000
+REDRAW_DELAY = 0.25
 STATE_KEYS = {"0": None, "1": State.UNHATCHED, "2": State.RUNNING, "3": State.LOST,
               "4": State.COMPLETED, "5": State.CRASH, "6": State.KILLED}
 
@@ -75,6 +77,7 @@ class RunsScreen(View):
         self.text_filter = ""
         self.state_filter: State | None = None
         self.loaded = False
+        self.redraw_pending = False
 
     def compose(self) -> ComposeResult:
         yield Static(self.search.name, id="topbar")
@@ -142,6 +145,18 @@ class RunsScreen(View):
             self.params = [k for k in self.params if k in keys] + sorted(
                 keys - set(self.params))
             self.set_columns()
+        if message.kind == "update" and len(self.rows) > SORT_EVERY_UPDATE:
+            self.redraw_soon()  # sorting many rows: once for a burst of updates
+        else:
+            self.redraw()
+
+    def redraw_soon(self) -> None:
+        if not self.redraw_pending:
+            self.redraw_pending = True
+            self.set_timer(REDRAW_DELAY, self.delayed_redraw)
+
+    def delayed_redraw(self) -> None:
+        self.redraw_pending = False
         self.redraw()
 
     def model_changed(self, changes) -> None:
@@ -182,7 +197,8 @@ class RunsScreen(View):
     def redraw(self) -> None:
         now = self.app.now()
         rows = self.visible_rows()
-        self.table.set_rows([row.path for row in rows], [self.cells(row, now) for row in rows])
+        self.table.set_rows([row.path for row in rows], rows,
+                            cells_of=lambda row: self.cells(row, now))
         counts = {}
         for row in self.rows.values():
             counts[row.state] = counts.get(row.state, 0) + 1

@@ -94,9 +94,10 @@ class RowTable(ScrollView, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.columns: list[Column] = []
         self.keys: list[Hashable] = []
-        self.rows: list[Sequence[Cell]] = []
+        self.rows: list = []
         self.widths: list[int] = []
         self._index: dict[Hashable, int] = {}
+        self.cells_of = None
 
     @property
     def row_count(self) -> int:
@@ -111,12 +112,17 @@ class RowTable(ScrollView, can_focus=True):
     def set_columns(self, columns: list[Column]) -> None:
         self.columns = columns
 
-    def set_rows(self, keys: list[Hashable], rows: list[Sequence[Cell]],
-                 keep_key: bool = True) -> None:
-        """Replace every row; the cursor stays on the same key when it is still there."""
+    def set_rows(self, keys: list[Hashable], rows: list, keep_key: bool = True,
+                 cells_of=None) -> None:
+        """Replace every row; the cursor stays on the same key when it is still there.
+
+        Rows are lists of cells, or any objects with `cells_of(row)` giving their cells,
+        called only for the rows drawn (and a sample measured).
+        """
         current = self.cursor_key if keep_key else None
         self.keys = keys
         self.rows = rows
+        self.cells_of = cells_of
         self._index = {key: index for index, key in enumerate(keys)}
         self._measure()
         if current in self._index:
@@ -135,16 +141,22 @@ class RowTable(ScrollView, can_focus=True):
         return True
 
     def row_of(self, key: Hashable) -> Sequence[Cell] | None:
+        """The cells shown for a key, or None when it is not shown."""
         index = self._index.get(key)
-        return None if index is None else self.rows[index]
+        return None if index is None else self.cells_at(index)
+
+    def cells_at(self, index: int) -> Sequence[Cell]:
+        row = self.rows[index]
+        return row if self.cells_of is None else self.cells_of(row)
 
     def move_to(self, key: Hashable) -> None:
         if key in self._index:
             self.cursor = self._index[key]
 
     def _measure(self) -> None:
-        sample = self.rows if len(self.rows) <= 2000 else (
-            self.rows[:1000] + self.rows[-1000:])
+        indexes = range(len(self.rows)) if len(self.rows) <= 2000 else [
+            *range(1000), *range(len(self.rows) - 1000, len(self.rows))]
+        sample = [self.cells_at(index) for index in indexes]
         widths = []
         for index, column in enumerate(self.columns):
             if column.width is not None:
@@ -236,7 +248,7 @@ class RowTable(ScrollView, can_focus=True):
         style = base
         if index == self.cursor:
             style = base + self.get_component_rich_style("row-table--cursor")
-        return self._strip(self.rows[index], style, scroll_x, width)
+        return self._strip(self.cells_at(index), style, scroll_x, width)
 
     def _strip(self, cells: Sequence[Cell], style: Style, scroll_x: int,
                width: int) -> Strip:
