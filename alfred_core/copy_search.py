@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
-import uuid
 
 from alfred_core.errors import AlfredError
-from alfred_core.prepare import META_FORMAT, check_desc, reserve_ordinal, storage_name, write_run
-from alfred_core.project import git_hashes, user_prefix
+from alfred_core.prepare import META_FORMAT, check_desc, new_storage_dir, write_run
+from alfred_core.project import git_hashes
 from alfred_core.tree import SEARCH_META, Root, read_json, write_json_atomic
 
 
@@ -39,17 +37,8 @@ def copy_search(root: Root, name: str, desc: str, overrides: dict | None = None)
 
     info = source.info
     hashes = git_hashes(source.project_dir) if source.project_dir else info.git_hashes
-    staging = root.admin_dir / "staging" / uuid.uuid4().hex
-    staging.mkdir(parents=True)
-    reservation = None
-    try:
-        ordinal = reserve_ordinal(root)
-        reservation = root.admin_dir / "ids" / str(ordinal)
-        ident = f"{user_prefix()}{ordinal}"
-        new_name = storage_name(ident, hashes, info.alg_name, info.task_name,
-                                info.search_type, desc)
-        built = staging / new_name
-        built.mkdir()
+    with new_storage_dir(root, hashes, info.alg_name, info.task_name, info.search_type,
+                         desc) as (ident, built):
         for run in source.runs():
             config = read_json(run.config_path)
             unknown = [key for key in overrides if key not in config]
@@ -73,11 +62,4 @@ def copy_search(root: Root, name: str, desc: str, overrides: dict | None = None)
         meta.setdefault("task_name", info.task_name)
         meta.setdefault("search_type", info.search_type)
         write_json_atomic(built / SEARCH_META, meta)
-        os.rename(built, root.path / new_name)
-    except BaseException:
-        if reservation is not None:
-            shutil.rmtree(reservation, ignore_errors=True)
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return root.search(new_name)
+    return root.search(built.name)

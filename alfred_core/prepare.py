@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,33 @@ def reserve_ordinal(root: Root) -> int:
             return ordinal
         except FileExistsError:
             ordinal += 1
+
+
+@contextmanager
+def new_storage_dir(root: Root, hashes: str, alg: str, task: str, kind: str, desc: str):
+    """Yield (id, folder) of a new storage dir built aside, moved into the root whole.
+
+    Its id is reserved atomically; an error inside the block leaves nothing behind.
+    """
+    staging = root.admin_dir / "staging" / uuid.uuid4().hex
+    staging.mkdir(parents=True)
+    reservation = None
+    try:
+        ordinal = reserve_ordinal(root)
+        reservation = root.admin_dir / "ids" / str(ordinal)
+        ident = f"{user_prefix()}{ordinal}"
+        name = storage_name(ident, hashes, alg, task, kind, desc)
+        check_storage_name(name)
+        built = staging / name
+        built.mkdir()
+        yield ident, built
+        os.rename(built, root.path / name)  # fails if the name exists: nothing overwritten
+    except BaseException:
+        if reservation is not None:
+            shutil.rmtree(reservation, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def varied_of(config_unique: dict) -> dict:
@@ -325,18 +353,18 @@ def execute_plan(plan: Plan) -> list[Search]:
     staging = root.admin_dir / "staging" / uuid.uuid4().hex
     staging.mkdir(parents=True)
     moved: list[Path] = []
-    reserved: list[Path] = []
     try:
         for search in plan.searches:
             if search.existing is None:
-                moved.append(create_search(plan, search, staging, reserved))
+                moved.append(create_search(plan, search))
             else:
                 moved.extend(extend_search(plan, search, staging))
     except BaseException:
         for path in reversed(moved):
             shutil.rmtree(path, ignore_errors=True)
-        for path in reserved:
-            shutil.rmtree(path, ignore_errors=True)
+            created = _ID.match(path.name) if path.parent == root.path else None
+            if created:
+                shutil.rmtree(root.admin_dir / "ids" / created.group(1), ignore_errors=True)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -345,26 +373,17 @@ def execute_plan(plan: Plan) -> list[Search]:
     return [root.search(search.name) for search in plan.searches]
 
 
-def create_search(plan: Plan, search: PlannedSearch, staging: Path, reserved: list) -> Path:
-    ordinal = reserve_ordinal(plan.root)
-    reserved.append(plan.root.admin_dir / "ids" / str(ordinal))
-    ident = f"{plan.prefix}{ordinal}"
-    search.name = storage_name(
-        ident, plan.git_hashes, search.alg_name, search.task_name,
-        plan.schedule.search_type, plan.desc,
-    )
-    check_storage_name(search.name)
-    built = staging / search.name
-    built.mkdir()
-    for number, varied in search.new_experiments:
-        build_experiment(plan, search, built / f"experiment{number}", varied, search.seeds)
-    write_variations(plan, search, built)
-    write_json_atomic(built / SEARCH_META, search_meta(plan, search, ident))
-
-    final = plan.root.path / search.name
-    os.rename(built, final)  # fails if the name exists: nothing is overwritten
-    logger.info("created %s", final)
-    return final
+def create_search(plan: Plan, search: PlannedSearch) -> Path:
+    with new_storage_dir(plan.root, plan.git_hashes, search.alg_name, search.task_name,
+                         plan.schedule.search_type, plan.desc) as (ident, built):
+        search.name = built.name
+        for number, varied in search.new_experiments:
+            build_experiment(plan, search, built / f"experiment{number}", varied,
+                             search.seeds)
+        write_variations(plan, search, built)
+        write_json_atomic(built / SEARCH_META, search_meta(plan, search, ident))
+    logger.info("created %s", search.name)
+    return plan.root.path / search.name
 
 
 def extend_search(plan: Plan, search: PlannedSearch, staging: Path) -> list[Path]:

@@ -9,7 +9,6 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
 
 from alfred_core.errors import TreeError
 

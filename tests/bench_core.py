@@ -12,7 +12,6 @@ per run. Medians of repeated measures where a measure is short.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics

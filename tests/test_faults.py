@@ -1,7 +1,6 @@
 """Faults: many launchers at once, a launcher killed hard, kills, and file handles."""
 
 import collections
-import json
 import os
 import resource
 import signal

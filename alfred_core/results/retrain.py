@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import time
-import uuid
 from pathlib import Path
 
 from alfred_core.errors import AlfredError
-from alfred_core.prepare import META_FORMAT, reserve_ordinal, storage_name, write_run
-from alfred_core.project import git_hashes, user_prefix
+from alfred_core.prepare import META_FORMAT, new_storage_dir, write_run
+from alfred_core.project import git_hashes
 from alfred_core.results.data import RESERVED, metric_defaults, read_json_object
 from alfred_core.tree import SEARCH_META, Root, Search, read_json, write_json_atomic
 
@@ -163,16 +160,9 @@ def build_retrain(root: Root, search: Search, config: dict, varied: dict,
     seeds = list(range(first_seed, first_seed + n_seeds))
     desc = f"{info.desc}_{RETRAIN_TAG}{info.id}"
 
-    staging = root.admin_dir / "staging" / uuid.uuid4().hex
-    staging.mkdir(parents=True)
-    reservation = None
-    try:
-        ordinal = reserve_ordinal(root)
-        reservation = root.admin_dir / "ids" / str(ordinal)
-        ident = f"{user_prefix()}{ordinal}"
-        name = storage_name(ident, hashes, info.alg_name, info.task_name,
-                            info.search_type or "grid", desc)
-        built = staging / name
+    kind = info.search_type or "grid"
+    with new_storage_dir(root, hashes, info.alg_name, info.task_name, kind,
+                         desc) as (ident, built):
         (built / "experiment1").mkdir(parents=True)
         reserved = {"alg_name": info.alg_name, "task_name": info.task_name}
         for seed in seeds:
@@ -197,13 +187,7 @@ def build_retrain(root: Root, search: Search, config: dict, varied: dict,
         meta.pop("copied_from", None)
         meta.pop("overrides", None)
         write_json_atomic(built / SEARCH_META, meta)
-        os.rename(built, root.path / name)
-    except BaseException:
-        if reservation is not None:
-            shutil.rmtree(reservation, ignore_errors=True)
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    name = built.name
 
     record_retrain(search, name)
     logger.info("created %s from %s", name, search.name)

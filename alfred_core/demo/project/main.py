@@ -81,7 +81,7 @@ def main(config, dir_tree, logger, pbar=None):
     rng = np.random.default_rng(config.seed)
     inputs, targets = make_task(config.task_name, rng)
     split = int(0.8 * len(inputs))
-    train, valid = slice(0, split), slice(split, None)
+    valid = slice(split, None)
 
     n_out = 2 if config.task_name == "spirals" else 1
     n_in = inputs.shape[1]
