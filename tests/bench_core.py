@@ -63,7 +63,8 @@ def make_project(folder: Path, runs: int, burn: float = 0.0, seeds: int = 1) -> 
 def alfred(*args, cwd=None) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "alfred_core.cli", *map(str, args)], cwd=cwd,
-                   check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                   env={**os.environ, "ALFRED_AUTO_SUMMARY": "0"})
     return time.perf_counter() - started
 
 
