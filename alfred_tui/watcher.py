@@ -96,7 +96,11 @@ class RootWatcher:
         observer.schedule(self.collector, str(self.root), recursive=True,
                           event_filter=WATCHED_EVENTS)
         observer.daemon = True
-        observer.start()  # adds the watches now: may raise OSError (watch limit)
+        try:
+            observer.start()  # adds the watches now: may raise OSError (watch limit)
+        except OSError:
+            observer.unschedule_all()  # give back the watches added before the limit
+            raise
         self.observer = observer
 
     def stop(self) -> None:

@@ -199,3 +199,19 @@ def test_command_palette_runs_a_view_action():
         await until(pilot, lambda: screen.sort_key != "run", 5)
 
     run(scenario, watch=False, clock=lambda: NOW)
+
+
+def test_inotify_failure_falls_back_to_polling(monkeypatch):
+    def no_watches(self):
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(app_module.RootWatcher, "start", no_watches)
+
+    async def scenario(app, pilot):
+        assert app.watch_mode.startswith("polling (inotify")
+        assert any("polling the root instead" in n.message for n in app._notifications)
+        seed = ROOT / SEARCH / "experiment5" / "seed2"
+        os.rename(seed / "UNHATCHED", seed / "KILLED")
+        await until(pilot, lambda: app.screen.shown_count(SEARCH, "KILLED") == "2", 10)
+
+    run(scenario)
