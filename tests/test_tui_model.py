@@ -149,3 +149,16 @@ def test_poller_finds_changes_and_backs_off_while_idle(tmp_path):
         poller.stop()
         thread.join(2)
     assert not thread.is_alive()
+
+
+def test_a_missing_root_is_one_clear_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    missing = tmp_path / "nowhere"
+    result = subprocess.run([sys.executable, "-m", "alfred_tui", "--root", str(missing)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(missing) in lines[0] and "--root" in lines[0]
+    assert not missing.exists()

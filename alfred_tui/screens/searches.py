@@ -110,6 +110,8 @@ class SearchesScreen(View):
         current = self.table.cursor_key
         if current:
             text = f"{current}\n{text}"
+        elif app.scan_complete and not app.searches:
+            text = f"no search in {app.root} yet: p prepares one from a schedule\n{text}"
         self.query_one("#launchers", Static).update(text)
 
     def on_row_table_highlighted(self, message: RowTable.Highlighted) -> None:
