@@ -149,6 +149,7 @@ VIEWS = {
     "help": ("question_mark",),
     "kill_dialog": ("enter", "x"),
     "launch_dialog": ("l",),
+    "launch_dialog_slurm": ("l",),
     "prepare_dialog": ("p",),
     "retrain_dialog": ("r",),
 }
@@ -157,4 +158,6 @@ VIEWS = {
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 @pytest.mark.parametrize("view", list(VIEWS))
 def test_view(snap_compare, view, size):
-    assert snap_compare(new_app(), terminal_size=size, run_before=opened(*VIEWS[view]))
+    app = new_app()
+    app.slurm_available = view.endswith("_slurm")
+    assert snap_compare(app, terminal_size=size, run_before=opened(*VIEWS[view]))
