@@ -13,16 +13,29 @@ from alfred_core.errors import AlfredError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alfred-tui",
-        description="Watch and drive the searches of a root, live, from the terminal.")
-    parser.add_argument("--root", help="the folder of the searches "
-                        "(default: $ALFRED_ROOT or ./storage)")
-    parser.add_argument("--project", help="the project folder, for prepare "
-                        "(default: the project of the root's searches)")
-    parser.add_argument("--poll", action="store_true",
-                        help="poll the root instead of inotify (network file systems)")
-    parser.add_argument("--demo", nargs="?", const="alfred-demo", metavar="DIR",
-                        help="copy the demo project to DIR (default ./alfred-demo), "
-                        "prepare it if new, and open on it")
+        description="Watch and drive the searches of a root, live, from the terminal.",
+    )
+    parser.add_argument(
+        "--root", help="the folder of the searches (default: $ALFRED_ROOT or ./storage)"
+    )
+    parser.add_argument(
+        "--project",
+        help="the project folder, for prepare "
+        "(default: the project of the root's searches)",
+    )
+    parser.add_argument(
+        "--poll",
+        action="store_true",
+        help="poll the root instead of inotify (network file systems)",
+    )
+    parser.add_argument(
+        "--demo",
+        nargs="?",
+        const="alfred-demo",
+        metavar="DIR",
+        help="copy the demo project to DIR (default ./alfred-demo), "
+        "prepare it if new, and open on it",
+    )
     return parser
 
 

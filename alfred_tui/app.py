@@ -1,4 +1,4 @@
-"""`AlfredApp`: the views over a root, kept live, and the actions that go through the core."""
+"""`AlfredApp`: the views over a root, kept live, and actions through the core."""
 
 from __future__ import annotations
 
@@ -23,15 +23,32 @@ from alfred_core.launchers import live_launchers
 from alfred_core.tree import Root, RunDir, Search
 from alfred_tui.commands import AlfredCommands
 from alfred_tui.messages import (
-    ActionDone, CleanPlanned, FilesChanged, LaunchersRead, RunStatesRead, ScanFinished,
-    SearchesListed, SearchScanned, WatchStarted,
+    ActionDone,
+    CleanPlanned,
+    FilesChanged,
+    LaunchersRead,
+    RunStatesRead,
+    ScanFinished,
+    SearchesListed,
+    SearchScanned,
+    WatchStarted,
 )
 from alfred_tui.model import (
-    Changes, SearchState, classify, read_run_state, run_label, scan_search,
+    Changes,
+    SearchState,
+    classify,
+    read_run_state,
+    run_label,
+    scan_search,
 )
 from alfred_tui.screens.base import View
 from alfred_tui.screens.dialogs import (
-    ConfirmScreen, InfoScreen, KillScreen, LaunchRequest, LaunchScreen, PrepareScreen,
+    ConfirmScreen,
+    InfoScreen,
+    KillScreen,
+    LaunchRequest,
+    LaunchScreen,
+    PrepareScreen,
     RetrainScreen,
 )
 from alfred_tui.screens.help import HelpScreen
@@ -44,13 +61,27 @@ VIEW_FLUSH_DELAY = 0.01
 
 def launch_command(root: Path, names: list[str], request: LaunchRequest) -> list[str]:
     """`alfred launch` of these searches: detached locally, or a Slurm job array."""
-    command = [sys.executable, "-m", "alfred_core.cli", "launch", *names, "--root",
-               str(root), "-p", str(request.workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "alfred_core.cli",
+        "launch",
+        *names,
+        "--root",
+        str(root),
+        "-p",
+        str(request.workers),
+    ]
     if request.executor != "slurm":
-        return command + ["--detach"] + (["--gpus", request.gpus] if request.gpus else [])
+        return (
+            command + ["--detach"] + (["--gpus", request.gpus] if request.gpus else [])
+        )
     command += ["--executor", "slurm"]
-    for option, value in (("--partition", request.partition), ("--time", request.time),
-                          ("--gres", request.gres)):
+    for option, value in (
+        ("--partition", request.partition),
+        ("--time", request.time),
+        ("--gres", request.gres),
+    ):
         if value:
             command += [option, value]
     return command
@@ -63,37 +94,81 @@ class AlfredApp(App):
     TITLE = "alfred"
     COMMANDS = App.COMMANDS | {AlfredCommands}
     ACTION_BINDINGS = [
-        Binding("p", "prepare", "Prepare", show=False,
-                tooltip="Prepare a search from a schedule file (dry run first)"),
-        Binding("l", "launch", "Launch",
-                tooltip="Launch the selected search(es), detached from this app"),
-        Binding("x", "kill", "Kill",
-                tooltip="Kill the selected run, experiment or search (asks first)"),
-        Binding("c", "clean(False)", "Clean",
-                tooltip="Clean: put interrupted runs back to UNHATCHED (asks first)"),
-        Binding("C", "clean(True)", "Clean all", show=False,
-                tooltip="Clean interrupted, crashed and killed runs (asks first)"),
-        Binding("r", "retrain", "Retrain", show=False,
-                tooltip="Retrain the best configuration with more seeds"),
-        Binding("e", "export", "Export", show=False,
-                tooltip="Export plot arrays and summary figures (PNG)"),
-        Binding("g", "curves", "Curves",
-                tooltip="Learning curves of the selected run, experiment or search"),
+        Binding(
+            "p",
+            "prepare",
+            "Prepare",
+            show=False,
+            tooltip="Prepare a search from a schedule file (dry run first)",
+        ),
+        Binding(
+            "l",
+            "launch",
+            "Launch",
+            tooltip="Launch the selected search(es), detached from this app",
+        ),
+        Binding(
+            "x",
+            "kill",
+            "Kill",
+            tooltip="Kill the selected run, experiment or search (asks first)",
+        ),
+        Binding(
+            "c",
+            "clean(False)",
+            "Clean",
+            tooltip="Clean: put interrupted runs back to UNHATCHED (asks first)",
+        ),
+        Binding(
+            "C",
+            "clean(True)",
+            "Clean all",
+            show=False,
+            tooltip="Clean interrupted, crashed and killed runs (asks first)",
+        ),
+        Binding(
+            "r",
+            "retrain",
+            "Retrain",
+            show=False,
+            tooltip="Retrain the best configuration with more seeds",
+        ),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            show=False,
+            tooltip="Export plot arrays and summary figures (PNG)",
+        ),
+        Binding(
+            "g",
+            "curves",
+            "Curves",
+            tooltip="Learning curves of the selected run, experiment or search",
+        ),
     ]
     APP_BINDINGS = [
         Binding("question_mark", "help", "Help", tooltip="Every key"),
-        Binding("escape", "back", "Back", show=False,
-                tooltip="Back to the previous view"),
+        Binding(
+            "escape", "back", "Back", show=False, tooltip="Back to the previous view"
+        ),
         Binding("q", "quit", "Quit", tooltip="Quit (runs keep going)"),
     ]
     BINDINGS = ACTION_BINDINGS + APP_BINDINGS
 
-    def __init__(self, root: Path | str, project_dir: Path | str | None = None,
-                 poll: bool = False, watch: bool = True,
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        project_dir: Path | str | None = None,
+        poll: bool = False,
+        watch: bool = True,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         super().__init__()
         self.root = Path(root).expanduser().absolute()
-        self.project_arg = Path(project_dir).expanduser().absolute() if project_dir else None
+        self.project_arg = (
+            Path(project_dir).expanduser().absolute() if project_dir else None
+        )
         self.poll = poll
         self.watch_files = watch
         self.now = clock or time.time
@@ -109,7 +184,7 @@ class AlfredApp(App):
         self.slurm_available = shutil.which("sbatch") is not None
         self.cursor_blink = watch
 
-    # --- the model of the root ---------------------------------------------------------
+    # --- the model of the root --------------------------------------------------------
 
     def on_mount(self) -> None:
         self.push_screen(SearchesScreen())
@@ -119,7 +194,7 @@ class AlfredApp(App):
             self.set_interval(1.0, self.tick)
 
     def tick(self) -> None:
-        """Elapsed times and ETAs of searches with running runs move on by themselves."""
+        """Elapsed times and ETAs of searches with running runs move on."""
         if any(state.tally[State.RUNNING] for state in self.searches.values()):
             self.views_changed(Changes())
 
@@ -129,8 +204,13 @@ class AlfredApp(App):
         if self.poller is not None:
             self.poller.stop()
 
-    @work(thread=True, exclusive=True, group="scan", exit_on_error=False,
-          description="scanning the root")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="scan",
+        exit_on_error=False,
+        description="scanning the root",
+    )
     def scan_root(self) -> None:
         worker = get_current_worker()
         root = Root(self.root)
@@ -160,16 +240,23 @@ class AlfredApp(App):
 
     @work(thread=True, exclusive=True, group="liveness", exit_on_error=False)
     def check_liveness(self) -> None:
-        running = [path for state in list(self.searches.values())
-                   for path in state.running_paths()]
+        running = [
+            path
+            for state in list(self.searches.values())
+            for path in state.running_paths()
+        ]
         if running:
-            self.post_message(RunStatesRead({path: read_run_state(path) for path in running}))
+            self.post_message(
+                RunStatesRead({path: read_run_state(path) for path in running})
+            )
         self.post_message(LaunchersRead(live_launchers(Root(self.root))))
 
     def on_searches_listed(self, message: SearchesListed) -> None:
         known = self.searches
-        self.searches = {search.name: known.get(search.name) or SearchState(search)
-                         for search in message.searches}
+        self.searches = {
+            search.name: known.get(search.name) or SearchState(search)
+            for search in message.searches
+        }
         self.views_changed(Changes(root=True))
 
     def on_search_scanned(self, message: SearchScanned) -> None:
@@ -236,7 +323,7 @@ class AlfredApp(App):
         if self.poller is not None:
             self.poller.follow(followed)
 
-    # --- following the file system -----------------------------------------------------
+    # --- following the file system ----------------------------------------------------
 
     def start_watching(self) -> None:
         if self.poll:
@@ -252,7 +339,9 @@ class AlfredApp(App):
         try:
             watcher.start()
         except OSError as error:
-            self.post_message(WatchStarted("polling", f"inotify: {error.strerror or error}"))
+            self.post_message(
+                WatchStarted("polling", f"inotify: {error.strerror or error}")
+            )
             return
         self.watcher = watcher
         self.post_message(WatchStarted("inotify"))
@@ -270,8 +359,11 @@ class AlfredApp(App):
             self.run_poller()
             self.watch_mode = f"polling ({message.reason})"
             if message.reason.startswith("inotify"):
-                self.notify(f"{message.reason}; polling the root instead",
-                            title="Live updates", severity="warning")
+                self.notify(
+                    f"{message.reason}; polling the root instead",
+                    title="Live updates",
+                    severity="warning",
+                )
         elif message.mode == "inotify":
             self.watch_mode = "live (inotify)"
         self.watching = True
@@ -298,27 +390,31 @@ class AlfredApp(App):
     def check_launchers(self) -> None:
         self.post_message(LaunchersRead(live_launchers(Root(self.root))))
 
-    # --- failures and results ----------------------------------------------------------
+    # --- failures and results ---------------------------------------------------------
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is not WorkerState.ERROR:
             return
         error = event.worker.error
         what = event.worker.description or event.worker.name or "a task"
-        text = str(error) if isinstance(error, AlfredError) else \
-            f"{type(error).__name__}: {error}"
+        text = (
+            str(error)
+            if isinstance(error, AlfredError)
+            else f"{type(error).__name__}: {error}"
+        )
         self.notify(text, title=f"Failed: {what}", severity="error", timeout=10)
 
     def on_action_done(self, message: ActionDone) -> None:
         self.notify(message.text, title=message.title, timeout=8)
         if message.paths:
             listing = "\n".join(str(path) for path in message.paths)
-            self.push_screen(InfoScreen(f"{message.title}: {len(message.paths)} files",
-                                        listing))
+            self.push_screen(
+                InfoScreen(f"{message.title}: {len(message.paths)} files", listing)
+            )
         if message.rescan:
             self.scan_root()
 
-    # --- views and navigation ----------------------------------------------------------
+    # --- views and navigation ---------------------------------------------------------
 
     def current_view(self) -> View | None:
         for screen in reversed(self.screen_stack):
@@ -359,7 +455,7 @@ class AlfredApp(App):
         mode = "run" if selection.run else "best"
         self.push_screen(CurvesScreen(selection.searches[0], selection.run, mode))
 
-    # --- actions: each goes through alfred_core, in a worker ---------------------------
+    # --- actions: each goes through alfred_core, in a worker --------------------------
 
     def project_dir(self) -> Path:
         if self.project_arg is not None:
@@ -370,7 +466,9 @@ class AlfredApp(App):
         return Path.cwd()
 
     def action_prepare(self) -> None:
-        self.push_screen(PrepareScreen(self.project_dir(), self.root), self.prepare_chosen)
+        self.push_screen(
+            PrepareScreen(self.project_dir(), self.root), self.prepare_chosen
+        )
 
     def prepare_chosen(self, plan) -> None:
         if plan is not None:
@@ -381,14 +479,21 @@ class AlfredApp(App):
         from alfred_core.prepare import execute_plan
 
         searches = execute_plan(plan)
-        self.post_message(ActionDone(
-            "Prepared", f"{plan.run_count} runs in {len(searches)} searches: "
-            + ", ".join(search.name for search in searches)))
+        self.post_message(
+            ActionDone(
+                "Prepared",
+                f"{plan.run_count} runs in {len(searches)} searches: "
+                + ", ".join(search.name for search in searches),
+            )
+        )
 
     def action_launch(self) -> None:
         names = [search.name for search in self.selected_searches()]
         if names:
-            self.push_screen(LaunchScreen(names, self.slurm_available), partial(self.launch_chosen, names))
+            self.push_screen(
+                LaunchScreen(names, self.slurm_available),
+                partial(self.launch_chosen, names),
+            )
 
     def launch_chosen(self, names: list[str], request: LaunchRequest | None) -> None:
         if request is not None:
@@ -397,15 +502,26 @@ class AlfredApp(App):
     @work(thread=True, exit_on_error=False, description="launch")
     def launch(self, names: list[str], request: LaunchRequest) -> None:
         command = launch_command(self.root, names, request)
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                                stdin=subprocess.DEVNULL, cwd=self.project_dir())
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+            cwd=self.project_dir(),
+        )
         if result.returncode != 0:
             lines = (result.stderr or result.stdout).strip().splitlines()
             raise AlfredError(lines[-1] if lines else f"exit code {result.returncode}")
         first = result.stdout.strip().splitlines()
-        self.post_message(ActionDone(
-            "Launched", f"{len(names)} search(es), {request.workers} workers"
-            + (f": {first[0]}" if first else ""), rescan=False))
+        self.post_message(
+            ActionDone(
+                "Launched",
+                f"{len(names)} search(es), {request.workers} workers"
+                + (f": {first[0]}" if first else ""),
+                rescan=False,
+            )
+        )
 
     def action_kill(self) -> None:
         from alfred_tui.screens.runs import RunsScreen
@@ -418,40 +534,59 @@ class AlfredApp(App):
         if selection.run is not None and isinstance(view, RunsScreen):
             run = selection.run
             experiment = str(run.experiment_dir)
-            self.push_screen(KillScreen(
-                f"{run_label(str(run.path))} ({self.describe_states([str(run.path)])})",
-                f"experiment{run.experiment_num}: "
-                + self.describe_states(self.paths_under(experiment))),
-                partial(self.kill_chosen, run))
+            self.push_screen(
+                KillScreen(
+                    f"{run_label(str(run.path))} "
+                    f"({self.describe_states([str(run.path)])})",
+                    f"experiment{run.experiment_num}: "
+                    + self.describe_states(self.paths_under(experiment)),
+                ),
+                partial(self.kill_chosen, run),
+            )
             return
         if selection.run is not None:
             run = selection.run
-            self.push_screen(ConfirmScreen(
-                "Kill this run?", f"{run.name}\n{self.describe_states([str(run.path)])}",
-                "Kill"), lambda yes: yes and self.kill([str(run.path)], run.name))
+            self.push_screen(
+                ConfirmScreen(
+                    "Kill this run?",
+                    f"{run.name}\n{self.describe_states([str(run.path)])}",
+                    "Kill",
+                ),
+                lambda yes: yes and self.kill([str(run.path)], run.name),
+            )
             return
         names = [search.name for search in selection.searches]
-        paths = [path for name in names
-                 for path in self.searches[name].states] if names else []
-        self.push_screen(ConfirmScreen(
-            f"Kill {len(names)} search(es)?",
-            "\n".join(names[:5]) + f"\n{self.describe_states(paths)}\n"
-            "Running runs are stopped, unstarted ones are marked KILLED.", "Kill"),
-            lambda yes: yes and self.kill(paths, ", ".join(names)))
+        paths = (
+            [path for name in names for path in self.searches[name].states]
+            if names
+            else []
+        )
+        self.push_screen(
+            ConfirmScreen(
+                f"Kill {len(names)} search(es)?",
+                "\n".join(names[:5]) + f"\n{self.describe_states(paths)}\n"
+                "Running runs are stopped, unstarted ones are marked KILLED.",
+                "Kill",
+            ),
+            lambda yes: yes and self.kill(paths, ", ".join(names)),
+        )
 
     def kill_chosen(self, run: RunDir, what: str | None) -> None:
         if what == "run":
             self.kill([str(run.path)], run.name)
         elif what == "experiment":
-            self.kill(self.paths_under(str(run.experiment_dir)),
-                      f"experiment{run.experiment_num}")
+            self.kill(
+                self.paths_under(str(run.experiment_dir)),
+                f"experiment{run.experiment_num}",
+            )
 
     def paths_under(self, folder: str) -> list[str]:
         name = Path(folder).parent.name
         state = self.searches.get(name)
         prefix = folder + os.sep
-        return [path for path in (state.states if state else {})
-                if path.startswith(prefix)]
+        return [
+            path for path in (state.states if state else {}) if path.startswith(prefix)
+        ]
 
     def describe_states(self, paths: list[str]) -> str:
         counts: dict[State, int] = {}
@@ -460,8 +595,14 @@ class AlfredApp(App):
             run_state = state.states.get(path) if state else None
             if run_state is not None:
                 counts[run_state] = counts.get(run_state, 0) + 1
-        killable = [(counts.get(state, 0), label) for state, label in (
-            (State.RUNNING, "running"), (State.UNHATCHED, "unstarted"), (State.LOST, "lost"))]
+        killable = [
+            (counts.get(state, 0), label)
+            for state, label in (
+                (State.RUNNING, "running"),
+                (State.UNHATCHED, "unstarted"),
+                (State.LOST, "lost"),
+            )
+        ]
         rest = sum(counts.values()) - sum(count for count, _ in killable)
         kills = ", ".join(f"{count} {label}" for count, label in killable if count)
         text = f"kills {kills}" if kills else "nothing to kill"
@@ -479,8 +620,13 @@ class AlfredApp(App):
         if searches:
             self.plan_clean(searches, crashes)
 
-    @work(thread=True, exclusive=True, group="clean", exit_on_error=False,
-          description="clean")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="clean",
+        exit_on_error=False,
+        description="clean",
+    )
     def plan_clean(self, searches: list[Search], crashes: bool) -> None:
         from alfred_core.clean import plan_clean
 
@@ -493,11 +639,16 @@ class AlfredApp(App):
             self.notify(plan.describe(), title="Clean")
             return
         what = "interrupted, crashed and killed" if message.crashes else "interrupted"
-        self.push_screen(ConfirmScreen(
-            f"Clean {what} runs of {len(message.names)} search(es)?",
-            plan.describe() + "\nTheir files except config.json and config_unique.json "
-            "are deleted.", "Clean"),
-            lambda yes: yes and self.execute_clean(plan))
+        self.push_screen(
+            ConfirmScreen(
+                f"Clean {what} runs of {len(message.names)} search(es)?",
+                plan.describe()
+                + "\nTheir files except config.json and config_unique.json "
+                "are deleted.",
+                "Clean",
+            ),
+            lambda yes: yes and self.execute_clean(plan),
+        )
 
     @work(thread=True, exit_on_error=False, description="clean")
     def execute_clean(self, plan) -> None:
@@ -510,17 +661,23 @@ class AlfredApp(App):
         searches = self.selected_searches()
         if searches:
             search = searches[0]
-            self.push_screen(RetrainScreen(search.name),
-                             lambda values: values and self.retrain(search, *values))
+            self.push_screen(
+                RetrainScreen(search.name),
+                lambda values: values and self.retrain(search, *values),
+            )
 
     @work(thread=True, exit_on_error=False, description="retrain best")
     def retrain(self, search: Search, seeds: int, factor: float) -> None:
         from alfred_core.results.retrain import create_retrain_best
 
         created = create_retrain_best(Root(self.root), search, seeds, factor)
-        self.post_message(ActionDone(
-            "Retrain prepared", f"{created.name}: {len(created.runs())} runs; "
-            "select it and press l to launch"))
+        self.post_message(
+            ActionDone(
+                "Retrain prepared",
+                f"{created.name}: {len(created.runs())} runs; "
+                "select it and press l to launch",
+            )
+        )
 
     def action_export(self) -> None:
         searches = self.selected_searches()
@@ -528,13 +685,21 @@ class AlfredApp(App):
             self.notify(f"exporting figures of {len(searches)} search(es)…")
             self.export(searches)
 
-    @work(thread=True, exclusive=True, group="export", exit_on_error=False,
-          description="export")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="export",
+        exit_on_error=False,
+        description="export",
+    )
     def export(self, searches: list[Search]) -> None:
         from alfred_core.results.export import export_figures
 
         written = []
         for search in searches:
             written.extend(export_figures(search))
-        self.post_message(ActionDone("Exported", f"{len(written)} files written",
-                                     written, rescan=False))
+        self.post_message(
+            ActionDone(
+                "Exported", f"{len(written)} files written", written, rescan=False
+            )
+        )

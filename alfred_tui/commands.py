@@ -16,8 +16,11 @@ class AlfredCommands(Provider):
         app = self.app
         view = app.current_view()
         found = []
-        for binding in [*app.ACTION_BINDINGS, *app.APP_BINDINGS,
-                        *(type(view).BINDINGS if view else [])]:
+        for binding in [
+            *app.ACTION_BINDINGS,
+            *app.APP_BINDINGS,
+            *(type(view).BINDINGS if view else []),
+        ]:
             if not binding.description:
                 continue
             if app.check_action(binding.action.split("(")[0], ()) is False:
@@ -35,8 +38,12 @@ class AlfredCommands(Provider):
         for title, keys, action in self.commands():
             score = matcher.match(title)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), partial(self.run, action),
-                          help=f"key: {keys}")
+                yield Hit(
+                    score,
+                    matcher.highlight(title),
+                    partial(self.run, action),
+                    help=f"key: {keys}",
+                )
 
     async def run(self, action: str) -> None:
         view = self.app.current_view()

@@ -60,8 +60,13 @@ class WatchStarted(Message):
 class ActionDone(Message):
     """An action finished: what to tell the user, and output files to list."""
 
-    def __init__(self, title: str, text: str, paths: list[Path] | None = None,
-                 rescan: bool = True) -> None:
+    def __init__(
+        self,
+        title: str,
+        text: str,
+        paths: list[Path] | None = None,
+        rescan: bool = True,
+    ) -> None:
         super().__init__()
         self.title = title
         self.text = text

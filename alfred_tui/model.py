@@ -20,8 +20,12 @@ from alfred_core.tree import RunDir, Search, numbered, read_json
 
 FINISHED = (State.COMPLETED, State.CRASH, State.KILLED)
 STATE_LABELS = {
-    State.UNHATCHED: "ready", State.RUNNING: "running", State.LOST: "LOST",
-    State.COMPLETED: "done", State.CRASH: "CRASH", State.KILLED: "killed",
+    State.UNHATCHED: "ready",
+    State.RUNNING: "running",
+    State.LOST: "LOST",
+    State.COMPLETED: "done",
+    State.CRASH: "CRASH",
+    State.KILLED: "killed",
     State.NOFLAG: "noflag",
 }
 TAIL_BYTES = 64 * 1024
@@ -61,9 +65,12 @@ class SearchState:
             self.tally[old] -= 1
             return True
         if mtime is not None:
-            self.first_time = mtime if self.first_time is None else min(self.first_time,
-                                                                        mtime)
-            self.last_time = mtime if self.last_time is None else max(self.last_time, mtime)
+            self.first_time = (
+                mtime if self.first_time is None else min(self.first_time, mtime)
+            )
+            self.last_time = (
+                mtime if self.last_time is None else max(self.last_time, mtime)
+            )
         if old is state:
             return False
         if old is not None:
@@ -100,8 +107,11 @@ def scan_search(search: Search, times: bool = True) -> SearchState:
     first: tuple[float, str] | None = None
     for path, run_state, mtime in scan_states(search, times=times):
         state.apply(path, run_state, mtime)
-        if mtime is not None and run_state in FINISHED and (first is None
-                                                            or mtime < first[0]):
+        if (
+            mtime is not None
+            and run_state in FINISHED
+            and (first is None or mtime < first[0])
+        ):
             first = (mtime, path)
     state.first_started = first_start(first, state) if first else None
     state.scanned = True
@@ -117,7 +127,9 @@ def first_start(first: tuple[float, str], state: SearchState) -> float:
     return started if isinstance(started, (int, float)) else mtime
 
 
-def read_run_state(path: str, now: float | None = None) -> tuple[State | None, float | None]:
+def read_run_state(
+    path: str, now: float | None = None
+) -> tuple[State | None, float | None]:
     """One run's state and flag mtime; None when its directory is gone."""
     if not os.path.isdir(path):
         return None, None
@@ -153,7 +165,9 @@ class RunRow:
         return (self.ended or now) - self.started
 
 
-def read_run_row(path: str, metric: str | None, now: float | None = None) -> RunRow | None:
+def read_run_row(
+    path: str, metric: str | None, now: float | None = None
+) -> RunRow | None:
     """A run's row: state, owner, times, varying parameters and last metric value."""
     run = RunDir(path)
     try:
@@ -166,7 +180,9 @@ def read_run_row(path: str, metric: str | None, now: float | None = None) -> Run
         unique = run.read_config_unique()
     except (OSError, ValueError):
         unique = {}
-    params = {k: v for k, v in unique.items() if k not in ("alg_name", "task_name", "seed")}
+    params = {
+        k: v for k, v in unique.items() if k not in ("alg_name", "task_name", "seed")
+    }
     info = status.info
     owner = info.get("owner") or {}
     gpu = owner.get("gpu")
@@ -190,7 +206,11 @@ def read_run_row(path: str, metric: str | None, now: float | None = None) -> Run
 
 
 def number_or_none(value) -> float | None:
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return (
+        value
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        else None
+    )
 
 
 def iter_run_rows(search: Search, metric: str | None):
@@ -320,8 +340,9 @@ class Changes:
     launchers: bool = False
 
     def __bool__(self) -> bool:
-        return bool(self.root or self.searches or self.states or self.activity
-                    or self.launchers)
+        return bool(
+            self.root or self.searches or self.states or self.activity or self.launchers
+        )
 
 
 def classify(root: Path, paths: set[str]) -> Changes:
@@ -332,7 +353,7 @@ def classify(root: Path, paths: set[str]) -> Changes:
     for path in paths:
         if not path.startswith(root_text):
             continue
-        parts = Path(path[len(root_text):].lstrip(os.sep)).parts
+        parts = Path(path[len(root_text) :].lstrip(os.sep)).parts
         if not parts:
             continue
         if parts[0] == ".alfred":
@@ -355,5 +376,12 @@ def classify(root: Path, paths: set[str]) -> Changes:
     return changes
 
 
-STATE_FILE_NAMES = {flags.UNHATCHED, flags.OPENED, flags.COMPLETED, flags.CRASH,
-                    flags.KILLED, "KILL_REQUEST", flags.RESETTING}
+STATE_FILE_NAMES = {
+    flags.UNHATCHED,
+    flags.OPENED,
+    flags.COMPLETED,
+    flags.CRASH,
+    flags.KILLED,
+    "KILL_REQUEST",
+    flags.RESETTING,
+}

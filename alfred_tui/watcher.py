@@ -1,4 +1,4 @@
-"""File events under the root, as one call per burst: inotify where it sees, else polling."""
+"""File events under the root, one call per burst: inotify where it sees, else polling."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from pathlib import Path
 from typing import Callable
 
 from watchdog.events import (
-    DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileCreatedEvent, FileDeletedEvent,
-    FileModifiedEvent, FileMovedEvent, FileSystemEvent, FileSystemEventHandler,
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
 )
 from watchdog.observers import Observer
 
@@ -21,11 +28,32 @@ from alfred_core.tree import Root, RunDir
 
 logger = logging.getLogger(__name__)
 
-# Reads (our own scans open every directory) are not asked for: they would flood the queue.
-WATCHED_EVENTS = [DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileCreatedEvent,
-                  FileDeletedEvent, FileModifiedEvent, FileMovedEvent]
-REMOTE_FILE_SYSTEMS = {"nfs", "nfs4", "cifs", "smbfs", "smb3", "lustre", "gpfs", "beegfs",
-                       "fuse.sshfs", "9p", "afs", "ceph", "glusterfs"}
+# Reads (our own scans open every directory) are not asked for: they would flood
+# the queue.
+WATCHED_EVENTS = [
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+]
+REMOTE_FILE_SYSTEMS = {
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smbfs",
+    "smb3",
+    "lustre",
+    "gpfs",
+    "beegfs",
+    "fuse.sshfs",
+    "9p",
+    "afs",
+    "ceph",
+    "glusterfs",
+}
 
 Report = Callable[[set[str]], None]
 
@@ -35,7 +63,7 @@ warnings.filterwarnings("ignore", message="Callback with id", category=RuntimeWa
 
 
 def is_remote(path: Path) -> bool:
-    """Whether `path` lies on a network file system, where inotify misses other hosts."""
+    """Whether `path` is on a network file system (inotify misses other hosts)."""
     try:
         with open("/proc/mounts") as mounts:
             table = [line.split()[1:3] for line in mounts if len(line.split()) > 2]
@@ -44,7 +72,9 @@ def is_remote(path: Path) -> bool:
     resolved = str(path.resolve())
     best, kind = "", ""
     for mount_point, fs_type in table:
-        inside = resolved == mount_point or resolved.startswith(mount_point.rstrip("/") + "/")
+        inside = resolved == mount_point or resolved.startswith(
+            mount_point.rstrip("/") + "/"
+        )
         if inside and len(mount_point) > len(best):
             best, kind = mount_point, fs_type
     return kind in REMOTE_FILE_SYSTEMS
@@ -93,8 +123,9 @@ class RootWatcher:
 
     def start(self) -> None:
         observer = Observer()
-        observer.schedule(self.collector, str(self.root), recursive=True,
-                          event_filter=WATCHED_EVENTS)
+        observer.schedule(
+            self.collector, str(self.root), recursive=True, event_filter=WATCHED_EVENTS
+        )
         observer.daemon = True
         try:
             observer.start()  # adds the watches now: may raise OSError (watch limit)
@@ -114,8 +145,9 @@ class RootWatcher:
 class Poller:
     """Rescans the root, waiting longer after each scan that found nothing new."""
 
-    def __init__(self, root: Path, report: Report, shortest: float = 0.5,
-                 longest: float = 8.0):
+    def __init__(
+        self, root: Path, report: Report, shortest: float = 0.5, longest: float = 8.0
+    ):
         self.root = Root(root)
         self.report = report
         self.shortest = shortest
@@ -140,8 +172,9 @@ class Poller:
             if changed and not first:
                 self.report(changed)
             first = False
-            self.interval = self.shortest if changed else min(self.longest,
-                                                              self.interval * 2)
+            self.interval = (
+                self.shortest if changed else min(self.longest, self.interval * 2)
+            )
             self.stopped.wait(self.interval)
 
     def scan(self) -> set[str]:
@@ -158,7 +191,9 @@ class Poller:
             metrics = stream_path(run.path)
             seen[str(metrics)] = file_signature(metrics)
         launchers = self.root.admin_dir / "launchers"
-        seen[str(launchers)] = tuple(sorted(os.listdir(launchers))) if launchers.is_dir() else ()
+        seen[str(launchers)] = (
+            tuple(sorted(os.listdir(launchers))) if launchers.is_dir() else ()
+        )
 
         changed = {path for path, value in seen.items() if self.seen.get(path) != value}
         changed |= self.seen.keys() - seen.keys()

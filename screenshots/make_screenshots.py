@@ -32,8 +32,9 @@ async def settle(pilot, seconds: float = 0.5) -> None:
     await pilot.pause(seconds)
 
 
-async def shoot(root: Path, name: str, keys: list[str], size=(120, 36), wait=0.5,
-                until=None) -> Path:
+async def shoot(
+    root: Path, name: str, keys: list[str], size=(120, 36), wait=0.5, until=None
+) -> Path:
     """Open the app, press `keys`, and save the screen as screenshots/<name>.svg."""
     app = AlfredApp(root, project_dir=root.parent)
     app.cursor_blink = False
@@ -67,30 +68,56 @@ def wait_for_launchers(root: Path, timeout: float = 180) -> None:
 def to_png(svg: Path) -> None:
     import cairosvg
 
-    text = re.sub(r'font-family:[^;"]*', "font-family: DejaVu Sans Mono", svg.read_text())
+    text = re.sub(
+        r'font-family:[^;"]*', "font-family: DejaVu Sans Mono", svg.read_text()
+    )
     cairosvg.svg2png(bytestring=text.encode(), write_to=str(svg.with_suffix(".png")))
 
 
 async def make_all(root: Path) -> list[Path]:
     made = []
-    subprocess.run([sys.executable, "-m", "alfred_core.cli", "launch", "--root", str(root),
-                    "-p", "2", "--detach"], check=True, capture_output=True,
-                   cwd=root.parent)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alfred_core.cli",
+            "launch",
+            "--root",
+            str(root),
+            "-p",
+            "2",
+            "--detach",
+        ],
+        check=True,
+        capture_output=True,
+        cwd=root.parent,
+    )
     time.sleep(6)
     made.append(await shoot(root, "searches-live", []))
     made.append(await shoot(root, "runs-live", ["down", "enter"], until=runs_loaded))
     wait_for_launchers(root)
 
     made.append(await shoot(root, "searches-80x24", [], size=(80, 24)))
-    made.append(await shoot(root, "runs-filtered", ["down", "enter", "slash",
-                                                    *"learning_rate=0.1", "enter"],
-                            until=runs_loaded))
-    made.append(await shoot(root, "runs-filter-crash", ["down", "enter", "5"],
-                            until=runs_loaded))
+    made.append(
+        await shoot(
+            root,
+            "runs-filtered",
+            ["down", "enter", "slash", *"learning_rate=0.1", "enter"],
+            until=runs_loaded,
+        )
+    )
+    made.append(
+        await shoot(
+            root, "runs-filter-crash", ["down", "enter", "5"], until=runs_loaded
+        )
+    )
     made.append(await shoot(root, "run-crash", ["down", "enter", "5", "enter"]))
     made.append(await shoot(root, "run-log", ["enter", "end", "enter"]))
-    made.append(await shoot(root, "curves-experiment", ["enter", "end", "enter", "g", "v"],
-                            wait=1.0))
+    made.append(
+        await shoot(
+            root, "curves-experiment", ["enter", "end", "enter", "g", "v"], wait=1.0
+        )
+    )
     made.append(await shoot(root, "curves-best", ["g"], wait=1.0))
     made.append(await shoot(root, "help", ["question_mark"]))
     made.append(await shoot(root, "clean-confirm", ["down", "C"]))
@@ -99,7 +126,9 @@ async def make_all(root: Path) -> list[Path]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--demo", help="where to put the demo (default: a temporary folder)")
+    parser.add_argument(
+        "--demo", help="where to put the demo (default: a temporary folder)"
+    )
     parser.add_argument("--png", action="store_true", help="also write PNG copies")
     args = parser.parse_args()
 

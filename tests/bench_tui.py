@@ -34,22 +34,44 @@ def write_synthetic_root(root: Path, n_runs: int) -> Path:
         name = f"Be{index + 1}_abc1234_ppo_task{index}_grid_bench"
         search_dir = root / name
         search_dir.mkdir(exist_ok=True)
-        meta = {"format": 1, "id": f"Be{index + 1}", "git_hashes": "abc1234",
-                "alg_name": "ppo", "task_name": f"task{index}", "search_type": "grid",
-                "desc": "bench", "project_dir": str(root), "varied_keys": ["lr", "units"]}
+        meta = {
+            "format": 1,
+            "id": f"Be{index + 1}",
+            "git_hashes": "abc1234",
+            "alg_name": "ppo",
+            "task_name": f"task{index}",
+            "search_type": "grid",
+            "desc": "bench",
+            "project_dir": str(root),
+            "varied_keys": ["lr", "units"],
+        }
         (search_dir / "search.json").write_text(json.dumps(meta))
         for number in range(per_search):
             experiment = number // SEEDS_PER_EXPERIMENT + 1
             seed = number % SEEDS_PER_EXPERIMENT + 1
             seed_dir = search_dir / f"experiment{experiment}" / f"seed{seed}"
             seed_dir.mkdir(parents=True, exist_ok=True)
-            unique = {"alg_name": "ppo", "task_name": f"task{index}", "seed": seed,
-                      "lr": 10 ** -(experiment % 4), "units": 32 * (experiment % 3 + 1)}
+            unique = {
+                "alg_name": "ppo",
+                "task_name": f"task{index}",
+                "seed": seed,
+                "lr": 10 ** -(experiment % 4),
+                "units": 32 * (experiment % 3 + 1),
+            }
             (seed_dir / "config_unique.json").write_text(json.dumps(unique))
             flag = STATES[number % len(STATES)]
-            info = "" if flag == "UNHATCHED" else json.dumps(
-                {"owner": {"host": "node1", "worker": 0}, "started": ended - 60,
-                 "ended": ended, "duration": 60.0})
+            info = (
+                ""
+                if flag == "UNHATCHED"
+                else json.dumps(
+                    {
+                        "owner": {"host": "node1", "worker": 0},
+                        "started": ended - 60,
+                        "ended": ended,
+                        "duration": 60.0,
+                    }
+                )
+            )
             (seed_dir / flag).write_text(info)
     marker.touch()
     return root
@@ -79,12 +101,19 @@ def measure_one(size: int, keep: str) -> None:
     root = write_synthetic_root(Path(keep) / f"root{size}", size)
     listed, counted = asyncio.run(first_paint(root))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{size:>7} runs: searches listed in {listed:.2f} s, every count shown in "
-          f"{counted:.2f} s; peak memory {peak:.0f} MB", flush=True)
+    print(
+        f"{size:>7} runs: searches listed in {listed:.2f} s, every count shown in "
+        f"{counted:.2f} s; peak memory {peak:.0f} MB",
+        flush=True,
+    )
     rows, first, seconds = asyncio.run(runs_view(root))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{'':>7}       Runs view of a search of {rows} runs: first rows in {first:.2f} s,"
-          f" all in {seconds:.2f} s; peak memory {peak:.0f} MB", flush=True)
+    print(
+        f"{'':>7}       Runs view of a search of {rows} runs: "
+        f"first rows in {first:.2f} s,"
+        f" all in {seconds:.2f} s; peak memory {peak:.0f} MB",
+        flush=True,
+    )
 
 
 async def runs_view(root: Path) -> tuple[int, float, float]:
@@ -100,8 +129,11 @@ async def runs_view(root: Path) -> tuple[int, float, float]:
         await pilot.press("enter")
         first = None
         while not (isinstance(app.screen, RunsScreen) and app.screen.loaded):
-            if first is None and isinstance(app.screen, RunsScreen) and \
-                    app.screen.table.row_count:
+            if (
+                first is None
+                and isinstance(app.screen, RunsScreen)
+                and app.screen.table.row_count
+            ):
                 first = time.perf_counter() - started
             await pilot.pause(0.01)
         await pilot.pause(0)
@@ -151,14 +183,19 @@ def main() -> int:
 
     for size in sizes:
         write_synthetic_root(Path(args.keep) / f"root{size}", size)
-        subprocess.run([sys.executable, __file__, "--one", str(size), "--keep", args.keep],
-                       check=True)
+        subprocess.run(
+            [sys.executable, __file__, "--one", str(size), "--keep", args.keep],
+            check=True,
+        )
 
     size = 10000 if 10000 in sizes else sizes[0]
     root = Path(args.keep) / f"root{size}"
     delays = asyncio.run(flag_delay(root))
-    print(f"flag change -> screen: median {statistics.median(delays) * 1000:.0f} ms, "
-          f"max {max(delays) * 1000:.0f} ms over {len(delays)} changes", flush=True)
+    print(
+        f"flag change -> screen: median {statistics.median(delays) * 1000:.0f} ms, "
+        f"max {max(delays) * 1000:.0f} ms over {len(delays)} changes",
+        flush=True,
+    )
     return 0
 
 

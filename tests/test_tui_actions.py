@@ -18,7 +18,12 @@ from alfred_core.launchers import live_launchers
 from alfred_core.tree import Root
 from alfred_tui.app import AlfredApp
 from alfred_tui.screens.dialogs import (
-    ConfirmScreen, InfoScreen, KillScreen, LaunchScreen, PrepareScreen, RetrainScreen,
+    ConfirmScreen,
+    InfoScreen,
+    KillScreen,
+    LaunchScreen,
+    PrepareScreen,
+    RetrainScreen,
 )
 from alfred_tui.screens.runs import RunsScreen
 from alfred_tui.screens.searches import SearchesScreen
@@ -44,7 +49,7 @@ def demo_root(tmp_path) -> Path:
 
 
 def stop_launchers(root: Path) -> None:
-    """Wait for detached launchers of the test to finish (they stop when runs are done)."""
+    """Wait for the test's detached launchers to stop (when their runs are done)."""
     deadline = time.monotonic() + 60
     while live_launchers(Root(root)) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -59,7 +64,9 @@ async def prepare_launch_kill_clean_retrain_export(demo_root: Path) -> None:
     app = AlfredApp(demo_root, project_dir=demo_root.parent)
     app.slurm_available = False
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.watching and app.scan_complete, 20, "the scan")
+        await wait_for(
+            pilot, lambda: app.watching and app.scan_complete, 20, "the scan"
+        )
         assert len(app.searches) == 4
 
         # p: the random schedule, a desc, the dry run, then prepare
@@ -80,25 +87,36 @@ async def prepare_launch_kill_clean_retrain_export(demo_root: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
         assert app.screen.names == [name]
         await pilot.press("enter")
-        await wait_for(pilot, lambda: shown(app, name, "COMPLETED") >= 1, 60,
-                       "a run to complete")
+        await wait_for(
+            pilot, lambda: shown(app, name, "COMPLETED") >= 1, 60, "a run to complete"
+        )
 
         # x in the Runs view: kill the last run (not started yet: seeds go last)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loaded)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loaded
+        )
         await pilot.press("end", "x")
         await wait_for(pilot, lambda: isinstance(app.screen, KillScreen))
         await pilot.press("r")
         last = demo_root / name / "experiment8" / "seed2"
         await wait_for(pilot, lambda: (last / "KILLED").exists(), 30, "the kill")
         runs_screen = app.screen
-        await wait_for(pilot, lambda: runs_screen.rows[str(last)].state is State.KILLED,
-                       10, "the killed state on screen")
+        await wait_for(
+            pilot,
+            lambda: runs_screen.rows[str(last)].state is State.KILLED,
+            10,
+            "the killed state on screen",
+        )
 
         # back to the searches: every other run completes, on screen
         await pilot.press("escape")
-        await wait_for(pilot, lambda: shown(app, name, "COMPLETED") == 15, 120,
-                       "the launch to finish")
+        await wait_for(
+            pilot,
+            lambda: shown(app, name, "COMPLETED") == 15,
+            120,
+            "the launch to finish",
+        )
         assert shown(app, name, "KILLED") == 1
         stop_launchers(demo_root)
 
@@ -123,7 +141,9 @@ async def prepare_launch_kill_clean_retrain_export(demo_root: Path) -> None:
 
         # e: export the figures of the random search; the paths are listed
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, InfoScreen), 120, "the export")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, InfoScreen), 120, "the export"
+        )
         paths = [Path(line) for line in app.screen.body.splitlines()]
         assert paths and all(path.exists() for path in paths)
         assert any(path.suffix == ".png" for path in paths)

@@ -12,7 +12,11 @@ from alfred_core.flags import State
 from alfred_core.tree import Search
 from alfred_tui.app import launch_command
 from alfred_tui.model import (
-    TAIL_BYTES, LogTail, RunRow, SearchState, classify, scan_search,
+    TAIL_BYTES,
+    LogTail,
+    RunRow,
+    classify,
+    scan_search,
 )
 from alfred_tui.screens.dialogs import LaunchRequest
 from alfred_tui.screens.runs import matches
@@ -32,11 +36,20 @@ def make_search(root: Path, runs: int = 4, flag: str = "UNHATCHED") -> Path:
 def test_classify_sorts_paths_by_what_they_change(tmp_path):
     root = tmp_path
     seed = f"{root}/S1/experiment1/seed1"
-    changes = classify(root, {
-        f"{root}/S2", f"{root}/S1/experiment3", f"{seed}/COMPLETED",
-        f"{seed}/.OPENED.12.tmp", f"{seed}/logger.out", f"{seed}/recorders/x.jsonl",
-        f"{root}/.alfred/launchers/a.json", f"{root}/.alfred/ids/3", "/elsewhere/x",
-    })
+    changes = classify(
+        root,
+        {
+            f"{root}/S2",
+            f"{root}/S1/experiment3",
+            f"{seed}/COMPLETED",
+            f"{seed}/.OPENED.12.tmp",
+            f"{seed}/logger.out",
+            f"{seed}/recorders/x.jsonl",
+            f"{root}/.alfred/launchers/a.json",
+            f"{root}/.alfred/ids/3",
+            "/elsewhere/x",
+        },
+    )
     assert changes.root
     assert changes.searches == {"S1"}
     assert changes.states == {seed}
@@ -83,9 +96,15 @@ def test_search_state_counts_follow_changes(tmp_path):
 
 
 def test_filter_words_and_key_values():
-    row = RunRow(path="/r/S/experiment3/seed2", experiment=3, seed=2, state=State.CRASH,
-                 params={"learning_rate": 0.1, "units": 32}, host="node7",
-                 error="FloatingPointError: nan")
+    row = RunRow(
+        path="/r/S/experiment3/seed2",
+        experiment=3,
+        seed=2,
+        state=State.CRASH,
+        params={"learning_rate": 0.1, "units": 32},
+        host="node7",
+        error="FloatingPointError: nan",
+    )
     assert matches(row, "learning_rate=0.1 state=crash")
     assert matches(row, "node7 nan")
     assert matches(row, "exp=3 seed=2")
@@ -96,10 +115,23 @@ def test_filter_words_and_key_values():
 
 def test_launch_command_local_detached_and_slurm(tmp_path):
     local = launch_command(tmp_path, ["S1", "S2"], LaunchRequest(3, "0,1", "local"))
-    assert local[1:] == ["-m", "alfred_core.cli", "launch", "S1", "S2", "--root",
-                         str(tmp_path), "-p", "3", "--detach", "--gpus", "0,1"]
-    slurm = launch_command(tmp_path, ["S1"], LaunchRequest(4, "", "slurm", "gpu", "1:00:00",
-                                                           "gpu:1"))
+    assert local[1:] == [
+        "-m",
+        "alfred_core.cli",
+        "launch",
+        "S1",
+        "S2",
+        "--root",
+        str(tmp_path),
+        "-p",
+        "3",
+        "--detach",
+        "--gpus",
+        "0,1",
+    ]
+    slurm = launch_command(
+        tmp_path, ["S1"], LaunchRequest(4, "", "slurm", "gpu", "1:00:00", "gpu:1")
+    )
     assert "--detach" not in slurm and "--gpus" not in slurm
     assert slurm[slurm.index("--executor") + 1] == "slurm"
     assert slurm[slurm.index("--gres") + 1] == "gpu:1"
@@ -156,8 +188,12 @@ def test_a_missing_root_is_one_clear_line_and_exit_2(tmp_path):
     import sys
 
     missing = tmp_path / "nowhere"
-    result = subprocess.run([sys.executable, "-m", "alfred_tui", "--root", str(missing)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "alfred_tui", "--root", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(missing) in lines[0] and "--root" in lines[0]

@@ -34,8 +34,10 @@ def run(scenario, **app_options):
     async def main():
         app = AlfredApp(ROOT, project_dir=ROOT / "project", **app_options)
         async with app.run_test(size=(120, 36)) as pilot:
-            await until(pilot, lambda: app.scan_complete and (
-                app.watching or not app.watch_files))
+            await until(
+                pilot,
+                lambda: app.scan_complete and (app.watching or not app.watch_files),
+            )
             await scenario(app, pilot)
 
     asyncio.run(main())
@@ -57,7 +59,9 @@ async def open_runs(app, pilot) -> RunsScreen:
 def shown_states(screen: RunsScreen) -> list[str]:
     index = next(i for i, c in enumerate(screen.table.columns) if c.key == "state")
     cells = [screen.table.cells_at(i) for i in range(screen.table.row_count)]
-    return [row[index] if isinstance(row[index], str) else row[index][0] for row in cells]
+    return [
+        row[index] if isinstance(row[index], str) else row[index][0] for row in cells
+    ]
 
 
 def test_runs_sort_state_keys_and_filter():
@@ -100,13 +104,17 @@ def test_log_and_curves_follow_the_files():
         await pilot.press("g")
         await until(pilot, lambda: isinstance(app.screen, CurvesScreen))
         curves = app.screen
-        await until(pilot, lambda: "20 points" in str(curves.query_one("#curves-note")
-                                                        .render()))
+        await until(
+            pilot, lambda: "20 points" in str(curves.query_one("#curves-note").render())
+        )
         stream = detail.run.recorders_dir / "train_recorder.jsonl"
         with open(stream, "a") as file:
             file.write(json.dumps({"epoch": 21, "return": 150.0, "loss": 0.04}) + "\n")
-        await until(pilot, lambda: "21 points" in str(curves.query_one("#curves-note")
-                                                        .render()), 3)
+        await until(
+            pilot,
+            lambda: "21 points" in str(curves.query_one("#curves-note").render()),
+            3,
+        )
 
     run(scenario)
 
@@ -117,8 +125,12 @@ def test_a_run_whose_owner_dies_shows_lost_by_itself(monkeypatch):
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     seed = ROOT / SEARCH / "experiment3" / "seed1"
     os.rename(seed / "UNHATCHED", seed / "OPENED")
-    owner = {"host": HOST, "pid": sleeper.pid,
-             "pid_started": psutil.Process(sleeper.pid).create_time(), "worker": 0}
+    owner = {
+        "host": HOST,
+        "pid": sleeper.pid,
+        "pid_started": psutil.Process(sleeper.pid).create_time(),
+        "worker": 0,
+    }
     (seed / "OPENED").write_text(json.dumps({"owner": owner, "started": time.time()}))
 
     async def scenario(app, pilot):
@@ -159,14 +171,38 @@ def test_help_lists_every_key_and_the_palette_every_action():
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = str(app.screen.query_one("#help-text").render())
-        for key in ("p ", "l ", "x ", "c ", "C ", "r ", "e ", "g ", "q ", "Esc", "Enter",
-                    "Space", "↑ k", "↓ j"):
+        for key in (
+            "p ",
+            "l ",
+            "x ",
+            "c ",
+            "C ",
+            "r ",
+            "e ",
+            "g ",
+            "q ",
+            "Esc",
+            "Enter",
+            "Space",
+            "↑ k",
+            "↓ j",
+        ):
             assert f"  {key}" in text, key
         await pilot.press("escape")
         await open_runs(app, pilot)
         titles = [title for title, _, _ in AlfredCommands(app.screen).commands()]
-        for wanted in ("Prepare", "Launch", "Kill", "Clean", "Retrain", "Export",
-                       "Learning curves", "Filter", "Sort", "Quit"):
+        for wanted in (
+            "Prepare",
+            "Launch",
+            "Kill",
+            "Clean",
+            "Retrain",
+            "Export",
+            "Learning curves",
+            "Filter",
+            "Sort",
+            "Quit",
+        ):
             assert any(wanted.lower() in title.lower() for title in titles), wanted
 
     run(scenario, watch=False, clock=lambda: NOW)
@@ -184,7 +220,10 @@ def test_destructive_keys_ask_first_and_cancel_touches_nothing(key):
         await pilot.press("n")
         await pilot.pause(0.2)
         assert isinstance(app.screen, SearchesScreen)
-        assert sorted(p.name for p in (ROOT / SEARCH).glob("experiment*/seed*/*")) == before
+        assert (
+            sorted(p.name for p in (ROOT / SEARCH).glob("experiment*/seed*/*"))
+            == before
+        )
 
     run(scenario, watch=False, clock=lambda: NOW)
 

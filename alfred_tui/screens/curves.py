@@ -1,4 +1,4 @@
-"""The Curves view: learning curves of a run, of an experiment, or of a search's best."""
+"""The Curves view: curves of a run, of an experiment, or of a search's best."""
 
 from __future__ import annotations
 
@@ -17,8 +17,11 @@ from alfred_core.tree import RunDir, Search
 from alfred_tui.screens.base import Selection, View
 
 MODES = ("run", "experiment", "best")
-MODE_TITLES = {"run": "run", "experiment": "experiment (mean and band over seeds)",
-               "best": "best experiments (mean over seeds)"}
+MODE_TITLES = {
+    "run": "run",
+    "experiment": "experiment (mean and band over seeds)",
+    "best": "best experiments (mean over seeds)",
+}
 COLORS = ("cyan", "green", "yellow", "magenta", "red", "blue")
 BEST_SHOWN = 5
 MIN_INTERVAL = 0.5
@@ -30,21 +33,27 @@ class CurvesScreen(View):
     BINDINGS = [
         Binding("m", "metric(1)", "Metric", tooltip="Show the next metric"),
         Binding("M", "metric(-1)", "Previous metric", show=False),
-        Binding("v", "mode", "Run/exp/best",
-                tooltip="Curves of the run, its experiment, or the best experiments"),
+        Binding(
+            "v",
+            "mode",
+            "Run/exp/best",
+            tooltip="Curves of the run, its experiment, or the best experiments",
+        ),
     ]
 
     class CurvesRead(Message):
-        def __init__(self, series: list[dict], note: str, metrics: list[str],
-                     x: str | None) -> None:
+        def __init__(
+            self, series: list[dict], note: str, metrics: list[str], x: str | None
+        ) -> None:
             super().__init__()
             self.series = series
             self.note = note
             self.metrics = metrics
             self.x = x
 
-    def __init__(self, search: Search, run: RunDir | None = None,
-                 mode: str | None = None) -> None:
+    def __init__(
+        self, search: Search, run: RunDir | None = None, mode: str | None = None
+    ) -> None:
         super().__init__()
         self.search = search
         self.run = run
@@ -67,15 +76,27 @@ class CurvesScreen(View):
         self.read_curves()
 
     def update_title(self) -> None:
-        target = self.run.name if self.mode == "run" and self.run else (
-            f"{self.search.name} experiment{self.run.experiment_num}"
-            if self.mode == "experiment" and self.run else self.search.name)
+        target = (
+            self.run.name
+            if self.mode == "run" and self.run
+            else (
+                f"{self.search.name} experiment{self.run.experiment_num}"
+                if self.mode == "experiment" and self.run
+                else self.search.name
+            )
+        )
         self.query_one("#topbar", Static).update(
             f"curves of {MODE_TITLES[self.mode]} · {target} · "
-            f"{self.metric or '…'} vs {self.x_metric or 'step'}")
+            f"{self.metric or '…'} vs {self.x_metric or 'step'}"
+        )
 
-    @work(thread=True, exclusive=True, group="curves", exit_on_error=False,
-          description="reading curves")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="curves",
+        exit_on_error=False,
+        description="reading curves",
+    )
     def read_curves(self) -> None:
         from alfred_core.results import data
 
@@ -84,8 +105,11 @@ class CurvesScreen(View):
         runs = [self.run] if self.run else self.search.runs()
         metrics = data.recorded_metrics(runs[:50]) if not self.metrics else self.metrics
         x = self.defaults.get("x_metric")
-        y = self.metric or self.defaults.get("y_metric") or next(
-            (name for name in metrics if name != x), None)
+        y = (
+            self.metric
+            or self.defaults.get("y_metric")
+            or next((name for name in metrics if name != x), None)
+        )
         if y is None:
             self.post_message(self.CurvesRead([], "no metric recorded yet", metrics, x))
             return
@@ -93,8 +117,13 @@ class CurvesScreen(View):
         if self.mode == "run":
             self.reader.read_new()
             tape = self.reader.tape
-            xs, ys = data.curve_of(tape, x, y) if x in tape else data.curve_of(
-                {**tape, "_step": list(range(len(tape.get(y, []))))}, "_step", y)
+            xs, ys = (
+                data.curve_of(tape, x, y)
+                if x in tape
+                else data.curve_of(
+                    {**tape, "_step": list(range(len(tape.get(y, []))))}, "_step", y
+                )
+            )
             series = [{"label": self.run.name, "x": xs.tolist(), "y": ys.tolist()}]
             note = f"{len(xs)} points"
         else:
@@ -105,22 +134,33 @@ class CurvesScreen(View):
             else:
                 aggregate = self.defaults.get("aggregate") or "last"
                 score = self.defaults.get("score_metric") or y
-                ranked = data.rank_experiments(self.search, score, aggregate,
-                                               self.defaults.get("maximize"))
+                ranked = data.rank_experiments(
+                    self.search, score, aggregate, self.defaults.get("maximize")
+                )
                 best = [s.experiment for s in ranked if not s.is_nan][:BEST_SHOWN]
                 by_number = {curve.experiment: curve for curve in curves}
                 curves = [by_number[n] for n in best if n in by_number]
                 note = " · ".join(
                     f"#{i + 1} experiment{s.experiment} {s.label}: {s.score:.4g}"
-                    for i, s in enumerate(s for s in ranked if s.experiment in best))
-                note = f"ranked by {aggregate} of {score}: {note}" if note else \
-                    "no experiment has a score yet"
+                    for i, s in enumerate(s for s in ranked if s.experiment in best)
+                )
+                note = (
+                    f"ranked by {aggregate} of {score}: {note}"
+                    if note
+                    else "no experiment has a score yet"
+                )
             series = []
             for curve in curves:
                 label = f"experiment{curve.experiment} ({curve.n_seeds} seeds)"
-                series.append({"label": label, "x": curve.x.tolist(),
-                               "y": curve.mean.tolist(), "low": curve.low.tolist(),
-                               "high": curve.high.tolist()})
+                series.append(
+                    {
+                        "label": label,
+                        "x": curve.x.tolist(),
+                        "y": curve.mean.tolist(),
+                        "low": curve.low.tolist(),
+                        "high": curve.high.tolist(),
+                    }
+                )
         self.post_message(self.CurvesRead(series, note, metrics, x))
 
     def on_curves_screen_curves_read(self, message: CurvesRead) -> None:
@@ -128,7 +168,8 @@ class CurvesScreen(View):
         self.x_metric = message.x
         if self.metric is None and message.series:
             self.metric = self.defaults.get("y_metric") or next(
-                (m for m in self.metrics if m != message.x), None)
+                (m for m in self.metrics if m != message.x), None
+            )
         self.update_title()
         plot = self.query_one(PlotextPlot)
         plt = plot.plt
@@ -148,17 +189,28 @@ class CurvesScreen(View):
         plt.xlabel(self.x_metric or "step")
         plt.ylabel(self.metric or "")
         plot.refresh()
-        note = message.note or ("no curve yet: the runs have recorded nothing"
-                                if not message.series else "")
-        metrics = ", ".join(f"{m} (shown)" if m == self.metric else m
-                            for m in self.metrics if m != self.x_metric)
+        note = message.note or (
+            "no curve yet: the runs have recorded nothing" if not message.series else ""
+        )
+        metrics = ", ".join(
+            f"{m} (shown)" if m == self.metric else m
+            for m in self.metrics
+            if m != self.x_metric
+        )
         self.query_one("#curves-note", Static).update(
-            f"metrics: {metrics}" + (f"\n{note}" if note else ""))
+            f"metrics: {metrics}" + (f"\n{note}" if note else "")
+        )
 
     def model_changed(self, changes) -> None:
-        prefix = str(self.run.path) if self.mode == "run" and self.run else (
-            str(self.run.experiment_dir) if self.mode == "experiment" and self.run
-            else str(self.search.path))
+        prefix = (
+            str(self.run.path)
+            if self.mode == "run" and self.run
+            else (
+                str(self.run.experiment_dir)
+                if self.mode == "experiment" and self.run
+                else str(self.search.path)
+            )
+        )
         touched = changes.activity | changes.states
         if any(path.startswith(prefix) for path in touched):
             now = time.monotonic()
@@ -193,7 +245,12 @@ class CurvesScreen(View):
 
 
 def finite(xs: list, ys: list) -> tuple[list, list]:
-    pairs = [(x, y) for x, y in zip(xs, ys)
-             if isinstance(y, (int, float)) and isinstance(x, (int, float))
-             and math.isfinite(y) and math.isfinite(x)]
+    pairs = [
+        (x, y)
+        for x, y in zip(xs, ys)
+        if isinstance(y, (int, float))
+        and isinstance(x, (int, float))
+        and math.isfinite(y)
+        and math.isfinite(x)
+    ]
     return [p[0] for p in pairs], [p[1] for p in pairs]

@@ -14,7 +14,11 @@ from textual.widgets import Footer, Log, Static, TabbedContent, TabPane
 
 from alfred_core.tree import RunDir, read_json
 from alfred_tui.model import (
-    STATE_LABELS, LogTail, format_duration, read_config, read_flag_details,
+    STATE_LABELS,
+    LogTail,
+    format_duration,
+    read_config,
+    read_flag_details,
 )
 from alfred_core.flags import State
 from alfred_tui.screens.base import Selection, View
@@ -80,8 +84,11 @@ class RunDetailScreen(View):
             progress = read_json(self.run.progress_path)
         except (OSError, ValueError):
             progress = {}
-        self.post_message(self.DetailsRead(read_flag_details(self.run),
-                                           read_config(self.run), progress))
+        self.post_message(
+            self.DetailsRead(
+                read_flag_details(self.run), read_config(self.run), progress
+            )
+        )
 
     @work(thread=True, exclusive=True, group="log", exit_on_error=False)
     def read_log(self) -> None:
@@ -102,9 +109,11 @@ class RunDetailScreen(View):
         self.details = details = message.details
         state = State(details["state"])
         owner = details.get("owner") or {}
-        where = ", ".join(f"{key} {owner[key]}" for key in
-                          ("host", "pid", "worker", "gpu", "slurm_job_id")
-                          if owner.get(key) is not None)
+        where = ", ".join(
+            f"{key} {owner[key]}"
+            for key in ("host", "pid", "worker", "gpu", "slurm_job_id")
+            if owner.get(key) is not None
+        )
         duration = details.get("duration")
         if duration is None and isinstance(details.get("started"), (int, float)):
             duration = (details.get("ended") or self.app.now()) - details["started"]
@@ -113,7 +122,8 @@ class RunDetailScreen(View):
             + (f" · flag {details['flag']}" if details.get("flag") else "")
             + (f" · {where}" if where else ""),
             f"started {format_time(details.get('started'))} · ended "
-            f"{format_time(details.get('ended'))} · duration {format_duration(duration) or '-'}",
+            f"{format_time(details.get('ended'))} · "
+            f"duration {format_duration(duration) or '-'}",
         ]
         progress = message.progress
         if progress.get("total") and state is State.RUNNING:
@@ -125,9 +135,13 @@ class RunDetailScreen(View):
             lines.append(f"error: {str(error).splitlines()[0]}")
         self.query_one("#run-info", Static).update("\n".join(lines))
         self.query_one("#run-info").set_class(state is State.CRASH, "crash")
-        traceback = details.get("traceback") or error or "no error: this run did not crash"
+        traceback = (
+            details.get("traceback") or error or "no error: this run did not crash"
+        )
         self.query_one("#traceback", Static).update(str(traceback))
-        self.query_one("#config-view", Static).update(json.dumps(message.config, indent=2))
+        self.query_one("#config-view", Static).update(
+            json.dumps(message.config, indent=2)
+        )
         if state is State.CRASH and not getattr(self, "shown_crash", False):
             self.shown_crash = True
             self.query_one(TabbedContent).active = "error"

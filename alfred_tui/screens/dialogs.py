@@ -34,8 +34,9 @@ class ConfirmScreen(Dialog):
 
     BINDINGS = [Binding("y", "confirm", "Yes"), Binding("n,escape", "cancel", "No")]
 
-    def __init__(self, title: str, body: str, verb: str = "Yes",
-                 danger: bool = True) -> None:
+    def __init__(
+        self, title: str, body: str, verb: str = "Yes", danger: bool = True
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
@@ -47,8 +48,11 @@ class ConfirmScreen(Dialog):
             yield Label(self.title_text, classes="dialog-title")
             yield Static(self.body, classes="dialog-body", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button(f"{self.verb} (y)", id="confirm",
-                             variant="error" if self.danger else "primary")
+                yield Button(
+                    f"{self.verb} (y)",
+                    id="confirm",
+                    variant="error" if self.danger else "primary",
+                )
                 yield Button("Cancel (n)", id="cancel")
 
     def on_mount(self) -> None:
@@ -89,9 +93,11 @@ class InfoScreen(Dialog):
 class KillScreen(Dialog):
     """Kill a run or its whole experiment; returns "run", "experiment" or None."""
 
-    BINDINGS = [Binding("r", "choose('run')", "This run"),
-                Binding("e", "choose('experiment')", "Experiment"),
-                Binding("n,escape", "cancel", "Cancel")]
+    BINDINGS = [
+        Binding("r", "choose('run')", "This run"),
+        Binding("e", "choose('experiment')", "Experiment"),
+        Binding("n,escape", "cancel", "Cancel"),
+    ]
 
     def __init__(self, run_text: str, experiment_text: str) -> None:
         super().__init__()
@@ -101,8 +107,11 @@ class KillScreen(Dialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Kill", classes="dialog-title")
-            yield Static(f"r: {self.run_text}\ne: {self.experiment_text}",
-                         classes="dialog-body", markup=False)
+            yield Static(
+                f"r: {self.run_text}\ne: {self.experiment_text}",
+                classes="dialog-body",
+                markup=False,
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Run (r)", id="run", variant="error")
                 yield Button("Experiment (e)", id="experiment", variant="error")
@@ -179,18 +188,26 @@ class LaunchScreen(FormDialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"Launch {len(self.names)} search(es)", classes="dialog-title")
-            yield Static("\n".join(self.names[:6]) + ("\n…" if len(self.names) > 6 else ""),
-                         classes="dialog-body", markup=False)
+            yield Static(
+                "\n".join(self.names[:6]) + ("\n…" if len(self.names) > 6 else ""),
+                classes="dialog-body",
+                markup=False,
+            )
             yield field("Workers", Input("2", id="workers", type="integer"))
             yield field("GPUs", Input("", id="gpus", placeholder="e.g. 0,1 (none)"))
             if self.slurm:
-                yield field("Executor", Input("local", id="executor",
-                                                   placeholder="local or slurm"))
-                yield field("Partition", Input("", id="partition",
-                                                    placeholder="slurm only"))
+                yield field(
+                    "Executor",
+                    Input("local", id="executor", placeholder="local or slurm"),
+                )
+                yield field(
+                    "Partition", Input("", id="partition", placeholder="slurm only")
+                )
                 yield field("Time", Input("", id="time", placeholder="e.g. 1:00:00"))
                 yield field("Gres", Input("", id="gres", placeholder="e.g. gpu:1"))
-            yield Static("Detached: runs go on after this app closes.", classes="dialog-hint")
+            yield Static(
+                "Detached: runs go on after this app closes.", classes="dialog-hint"
+            )
             yield Static("", id="error", classes="dialog-error")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Launch", id="submit", variant="primary")
@@ -210,14 +227,22 @@ class LaunchScreen(FormDialog):
             if executor not in ("local", "slurm"):
                 raise ValueError("executor: local or slurm")
             if executor == "slurm" and self.value("gpus"):
-                raise ValueError("GPUs are for local launches; on Slurm ask with Gres, "
-                                 "e.g. gpu:1")
+                raise ValueError(
+                    "GPUs are for local launches; on Slurm ask with Gres, e.g. gpu:1"
+                )
         except ValueError as error:
             self.show_error(error)
             return
-        self.dismiss(LaunchRequest(workers, self.value("gpus"), executor,
-                                   self.value("partition"), self.value("time"),
-                                   self.value("gres")))
+        self.dismiss(
+            LaunchRequest(
+                workers,
+                self.value("gpus"),
+                executor,
+                self.value("partition"),
+                self.value("time"),
+                self.value("gres"),
+            )
+        )
 
 
 class RetrainScreen(FormDialog):
@@ -256,9 +281,11 @@ class RetrainScreen(FormDialog):
 class PrepareScreen(Dialog):
     """Pick a schedule, type a desc, see the dry run, confirm; returns the plan."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"),
-                Binding("up", "schedule(-1)", "Previous schedule", show=False),
-                Binding("down", "schedule(1)", "Next schedule", show=False)]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("up", "schedule(-1)", "Previous schedule", show=False),
+        Binding("down", "schedule(1)", "Next schedule", show=False),
+    ]
 
     class Planned(Message):
         def __init__(self, plan, error: str = "") -> None:
@@ -272,23 +299,39 @@ class PrepareScreen(Dialog):
         self.root = root
         self.plan = None
         schedules = project_dir / "schedules"
-        self.schedules = sorted(
-            path for path in schedules.glob("*.py")
-            if path.name.startswith(("grid_schedule", "random_schedule"))
-        ) if schedules.is_dir() else []
+        self.schedules = (
+            sorted(
+                path
+                for path in schedules.glob("*.py")
+                if path.name.startswith(("grid_schedule", "random_schedule"))
+            )
+            if schedules.is_dir()
+            else []
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(f"Prepare a search of {self.project_dir}", classes="dialog-title")
+            yield Label(
+                f"Prepare a search of {self.project_dir}", classes="dialog-title"
+            )
             yield Label("Schedule (↑ ↓)")
-            yield OptionList(*[Option(path.name, id=str(path)) for path in self.schedules],
-                             id="schedules")
-            yield field("Desc", Input("", id="desc",
-                                           placeholder="e.g. lr_sweep; Enter: dry run"))
-            yield Static("" if self.schedules else
-                         f"no grid_schedule*.py or random_schedule*.py in "
-                         f"{self.project_dir / 'schedules'}",
-                         id="plan", classes="dialog-body", markup=False)
+            yield OptionList(
+                *[Option(path.name, id=str(path)) for path in self.schedules],
+                id="schedules",
+            )
+            yield field(
+                "Desc",
+                Input("", id="desc", placeholder="e.g. lr_sweep; Enter: dry run"),
+            )
+            yield Static(
+                ""
+                if self.schedules
+                else f"no grid_schedule*.py or random_schedule*.py in "
+                f"{self.project_dir / 'schedules'}",
+                id="plan",
+                classes="dialog-body",
+                markup=False,
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Dry run", id="dry-run")
                 yield Button("Prepare", id="prepare", variant="primary", disabled=True)
@@ -346,8 +389,9 @@ class PrepareScreen(Dialog):
         from alfred_core.prepare import plan_prepare
 
         try:
-            plan = plan_prepare(schedule, desc, root=self.root,
-                                project_dir=self.project_dir)
+            plan = plan_prepare(
+                schedule, desc, root=self.root, project_dir=self.project_dir
+            )
         except AlfredError as error:
             self.post_message(self.Planned(None, str(error)))
             return
@@ -359,5 +403,7 @@ class PrepareScreen(Dialog):
         if message.plan is None:
             plan_view.update(f"error: {message.error}")
             return
-        plan_view.update(message.plan.describe() + "\nEnter or Prepare: create these runs")
+        plan_view.update(
+            message.plan.describe() + "\nEnter or Prepare: create these runs"
+        )
         self.query_one("#prepare", Button).disabled = False

@@ -10,9 +10,18 @@ from textual.widgets import Label, Static
 
 from alfred_tui.widgets.table import RowTable
 
-KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "Esc", "enter": "Enter",
-             "space": "Space", "up": "↑", "down": "↓", "pageup": "PgUp",
-             "pagedown": "PgDn", "ctrl+p": "Ctrl+P"}
+KEY_NAMES = {
+    "slash": "/",
+    "question_mark": "?",
+    "escape": "Esc",
+    "enter": "Enter",
+    "space": "Space",
+    "up": "↑",
+    "down": "↓",
+    "pageup": "PgUp",
+    "pagedown": "PgDn",
+    "ctrl+p": "Ctrl+P",
+}
 
 
 def key_label(keys: str) -> str:
@@ -49,8 +58,10 @@ class HelpScreen(ModalScreen):
         for title, lines in sections:
             if lines:
                 text.append(f"{title}\n" + "\n".join(lines))
-        text.append("Every action is also in the command palette (Ctrl+P).\n"
-                    "Quitting stops no run: launches are detached.")
+        text.append(
+            "Every action is also in the command palette (Ctrl+P).\n"
+            "Quitting stops no run: launches are detached."
+        )
         with VerticalScroll(classes="dialog wide help"):
             yield Label("alfred · keys", classes="dialog-title")
             yield Static("\n\n".join(text), markup=False, id="help-text")

@@ -14,21 +14,37 @@ from textual.worker import get_current_worker
 from alfred_core.flags import STATE_ORDER, State
 from alfred_core.tree import RunDir, Search
 from alfred_tui.model import (
-    STATE_LABELS, RunRow, format_duration, format_value, iter_run_rows, read_run_row,
+    STATE_LABELS,
+    RunRow,
+    format_duration,
+    format_value,
+    iter_run_rows,
+    read_run_row,
 )
 from alfred_tui.screens.base import Selection, View
 from alfred_tui.widgets.table import Column, RowTable
 
 STATE_STYLES = {
-    State.UNHATCHED: "", State.RUNNING: "bold cyan", State.LOST: "bold yellow",
-    State.COMPLETED: "green", State.CRASH: "bold red", State.KILLED: "magenta",
+    State.UNHATCHED: "",
+    State.RUNNING: "bold cyan",
+    State.LOST: "bold yellow",
+    State.COMPLETED: "green",
+    State.CRASH: "bold red",
+    State.KILLED: "magenta",
     State.NOFLAG: "dim",
 }
 BATCH_SECONDS = 0.3
 SORT_EVERY_UPDATE = 5000
 REDRAW_DELAY = 0.25
-STATE_KEYS = {"0": None, "1": State.UNHATCHED, "2": State.RUNNING, "3": State.LOST,
-              "4": State.COMPLETED, "5": State.CRASH, "6": State.KILLED}
+STATE_KEYS = {
+    "0": None,
+    "1": State.UNHATCHED,
+    "2": State.RUNNING,
+    "3": State.LOST,
+    "4": State.COMPLETED,
+    "5": State.CRASH,
+    "6": State.KILLED,
+}
 
 
 def main_metric(search: Search) -> str | None:
@@ -48,13 +64,23 @@ class RunsScreen(View):
     """Runs of one search; / filters (text or key=value), 0-6 filter by state."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter",
-                tooltip="Filter the runs: words, or key=value (e.g. state=crash)"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            tooltip="Filter the runs: words, or key=value (e.g. state=crash)",
+        ),
         Binding("s", "sort", "Sort", tooltip="Sort by the next column"),
         Binding("S", "reverse", "Reverse", show=False, tooltip="Reverse the order"),
-        *[Binding(key, f"state_filter('{key}')",
-                  f"Only {STATE_LABELS[state]}" if state else "All states", show=False)
-          for key, state in STATE_KEYS.items()],
+        *[
+            Binding(
+                key,
+                f"state_filter('{key}')",
+                f"Only {STATE_LABELS[state]}" if state else "All states",
+                show=False,
+            )
+            for key, state in STATE_KEYS.items()
+        ],
     ]
 
     class RowsRead(Message):
@@ -82,8 +108,11 @@ class RunsScreen(View):
     def compose(self) -> ComposeResult:
         yield Static(self.search.name, id="topbar")
         yield RowTable(id="runs")
-        yield Input(placeholder="filter: text, or key=value (e.g. learning_rate=0.1 "
-                    "state=crash); Enter applies, Escape clears", id="filter")
+        yield Input(
+            placeholder="filter: text, or key=value (e.g. learning_rate=0.1 "
+            "state=crash); Enter applies, Escape clears",
+            id="filter",
+        )
         yield Static("", id="runs-status")
         yield Footer(compact=True)
 
@@ -98,22 +127,35 @@ class RunsScreen(View):
         return self.query_one(RowTable)
 
     def set_columns(self) -> None:
-        columns = [Column("experiment", "exp", align_right=True),
-                   Column("seed", "seed", align_right=True)]
-        columns += [Column(f"param:{key}", key, align_right=True, max_width=20)
-                    for key in self.params]
-        columns += [Column("state", "state", width=8), Column("time", "time",
-                                                                align_right=True),
-                    Column("worker", "worker"), Column("host", "host"), Column("gpu", "gpu"),
-                    Column("metric", self.metric or "metric", align_right=True),
-                    Column("error", "error", max_width=60)]
+        columns = [
+            Column("experiment", "exp", align_right=True),
+            Column("seed", "seed", align_right=True),
+        ]
+        columns += [
+            Column(f"param:{key}", key, align_right=True, max_width=20)
+            for key in self.params
+        ]
+        columns += [
+            Column("state", "state", width=8),
+            Column("time", "time", align_right=True),
+            Column("worker", "worker"),
+            Column("host", "host"),
+            Column("gpu", "gpu"),
+            Column("metric", self.metric or "metric", align_right=True),
+            Column("error", "error", max_width=60),
+        ]
         for column in columns:
             if self.sort_key == column.key:
                 column.label += " ▼" if self.sort_reverse else " ▲"
         self.table.set_columns(columns)
 
-    @work(thread=True, exclusive=True, group="rows", exit_on_error=False,
-          description="reading runs")
+    @work(
+        thread=True,
+        exclusive=True,
+        group="rows",
+        exit_on_error=False,
+        description="reading runs",
+    )
     def load_rows(self) -> None:
         worker = get_current_worker()
         metric = main_metric(self.search)
@@ -128,11 +170,18 @@ class RunsScreen(View):
                 batch, posted = [], time.monotonic()
         self.post_message(self.RowsRead(batch, "last", metric))
 
-    @work(thread=True, group="row-updates", exit_on_error=False, description="reading runs")
+    @work(
+        thread=True,
+        group="row-updates",
+        exit_on_error=False,
+        description="reading runs",
+    )
     def reload_rows(self, paths: list[str]) -> None:
         now = time.time()
         rows = [read_run_row(path, self.metric, now) for path in paths]
-        self.post_message(self.RowsRead([row for row in rows if row], "update", self.metric))
+        self.post_message(
+            self.RowsRead([row for row in rows if row], "update", self.metric)
+        )
 
     def on_runs_screen_rows_read(self, message: RowsRead) -> None:
         if message.kind == "first":
@@ -143,7 +192,8 @@ class RunsScreen(View):
             self.loaded = True
             keys = {key for row in self.rows.values() for key in row.params}
             self.params = [k for k in self.params if k in keys] + sorted(
-                keys - set(self.params))
+                keys - set(self.params)
+            )
             self.set_columns()
         if message.kind == "update" and len(self.rows) > SORT_EVERY_UPDATE:
             self.redraw_soon()  # sorting many rows: once for a burst of updates
@@ -161,8 +211,11 @@ class RunsScreen(View):
 
     def model_changed(self, changes) -> None:
         root = str(self.search.path)
-        mine = [path for path in changes.states | changes.activity
-                if path.startswith(root + "/")]
+        mine = [
+            path
+            for path in changes.states | changes.activity
+            if path.startswith(root + "/")
+        ]
         if str(self.search.name) in changes.searches or changes.root:
             self.load_rows()
         elif mine:
@@ -184,10 +237,17 @@ class RunsScreen(View):
         if key.startswith("param:"):
             value = row.params.get(key[6:])
         else:
-            value = {"experiment": row.experiment, "seed": row.seed,
-                     "state": STATE_ORDER.index(row.state), "time": row.elapsed(self.app.now()),
-                     "worker": row.worker, "host": row.host, "gpu": row.gpu,
-                     "metric": row.metric, "error": row.error}.get(key)
+            value = {
+                "experiment": row.experiment,
+                "seed": row.seed,
+                "state": STATE_ORDER.index(row.state),
+                "time": row.elapsed(self.app.now()),
+                "worker": row.worker,
+                "host": row.host,
+                "gpu": row.gpu,
+                "metric": row.metric,
+                "error": row.error,
+            }.get(key)
         if value is None:
             return (2, "", row.experiment, row.seed)
         if isinstance(value, (int, float)):
@@ -197,35 +257,46 @@ class RunsScreen(View):
     def redraw(self) -> None:
         now = self.app.now()
         rows = self.visible_rows()
-        self.table.set_rows([row.path for row in rows], rows,
-                            cells_of=lambda row: self.cells(row, now))
+        self.table.set_rows(
+            [row.path for row in rows], rows, cells_of=lambda row: self.cells(row, now)
+        )
         counts = {}
         for row in self.rows.values():
             counts[row.state] = counts.get(row.state, 0) + 1
         summary = " ".join(f"{STATE_LABELS[state]} {n}" for state, n in counts.items())
-        shown = f"{len(rows)} of {len(self.rows)} runs" if self.loaded else "reading runs…"
+        shown = (
+            f"{len(rows)} of {len(self.rows)} runs" if self.loaded else "reading runs…"
+        )
         filters = []
         if self.state_filter is not None:
             filters.append(f"state={STATE_LABELS[self.state_filter]}")
         if self.text_filter:
             filters.append(f"/{self.text_filter}")
         self.query_one("#runs-status", Static).update(
-            f"{shown} · {summary}" + (f" · filter {' '.join(filters)}" if filters else "")
-            + f" · sorted by {self.sort_key.removeprefix('param:')}")
+            f"{shown} · {summary}"
+            + (f" · filter {' '.join(filters)}" if filters else "")
+            + f" · sorted by {self.sort_key.removeprefix('param:')}"
+        )
         info = self.search.info
         self.query_one("#topbar", Static).update(
-            f"{info.alg_name} on {info.task_name} · {info.search_type} · {info.desc} · "
-            f"{self.search.name}")
+            f"{info.alg_name} on {info.task_name} · {info.search_type} · "
+            f"{info.desc} · "
+            f"{self.search.name}"
+        )
 
     def cells(self, row: RunRow, now: float) -> list:
         label = STATE_LABELS[row.state] + (" (kill)" if row.kill_requested else "")
         cells = [str(row.experiment), str(row.seed)]
         cells += [format_value(row.params.get(key)) for key in self.params]
-        cells += [(label, STATE_STYLES[row.state]) if STATE_STYLES[row.state] else label,
-                  format_duration(row.elapsed(now)),
-                  f"{row.worker} slurm {row.slurm}" if row.slurm else row.worker,
-                  row.host, row.gpu,
-                  format_value(row.metric), row.error.splitlines()[0] if row.error else ""]
+        cells += [
+            (label, STATE_STYLES[row.state]) if STATE_STYLES[row.state] else label,
+            format_duration(row.elapsed(now)),
+            f"{row.worker} slurm {row.slurm}" if row.slurm else row.worker,
+            row.host,
+            row.gpu,
+            format_value(row.metric),
+            row.error.splitlines()[0] if row.error else "",
+        ]
         return cells
 
     def selection(self) -> Selection:
@@ -300,21 +371,35 @@ def matches(row: RunRow, text: str) -> bool:
             key, _, wanted = word.partition("=")
             key = key.strip().lower()
             if key == "state":
-                if not (STATE_LABELS[row.state].lower().startswith(wanted.lower())
-                        or row.state.value.lower().startswith(wanted.lower())):
+                if not (
+                    STATE_LABELS[row.state].lower().startswith(wanted.lower())
+                    or row.state.value.lower().startswith(wanted.lower())
+                ):
                     return False
                 continue
-            value = {"exp": row.experiment, "experiment": row.experiment,
-                     "seed": row.seed, "host": row.host, "worker": row.worker,
-                     "gpu": row.gpu}.get(key, row.params.get(key))
+            value = {
+                "exp": row.experiment,
+                "experiment": row.experiment,
+                "seed": row.seed,
+                "host": row.host,
+                "worker": row.worker,
+                "gpu": row.gpu,
+            }.get(key, row.params.get(key))
             if value is None or format_value(value) != wanted and str(value) != wanted:
                 return False
             continue
-        haystack = " ".join([
-            f"experiment{row.experiment}", f"seed{row.seed}", row.state.value,
-            STATE_LABELS[row.state], row.host, row.worker, row.error,
-            *[f"{k}={format_value(v)}" for k, v in row.params.items()],
-        ]).lower()
+        haystack = " ".join(
+            [
+                f"experiment{row.experiment}",
+                f"seed{row.seed}",
+                row.state.value,
+                STATE_LABELS[row.state],
+                row.host,
+                row.worker,
+                row.error,
+                *[f"{k}={format_value(v)}" for k, v in row.params.items()],
+            ]
+        ).lower()
         if word.lower() not in haystack:
             return False
     return True

@@ -12,9 +12,12 @@ from alfred_tui.screens.base import Selection, View
 from alfred_tui.widgets.table import Column, RowTable
 
 COUNT_COLUMNS = (
-    (State.UNHATCHED, "ready", ""), (State.RUNNING, "run", "cyan"),
-    (State.LOST, "lost", "bold yellow"), (State.COMPLETED, "done", "green"),
-    (State.CRASH, "crash", "bold red"), (State.KILLED, "kill", "magenta"),
+    (State.UNHATCHED, "ready", ""),
+    (State.RUNNING, "run", "cyan"),
+    (State.LOST, "lost", "bold yellow"),
+    (State.COMPLETED, "done", "green"),
+    (State.CRASH, "crash", "bold red"),
+    (State.KILLED, "kill", "magenta"),
 )
 BAR_WIDTH = 6
 
@@ -33,9 +36,16 @@ class SearchesScreen(View):
     """Searches of the root; Enter opens one, Space marks several for launch/clean."""
 
     BINDINGS = [
-        Binding("space", "mark", "Mark", show=False,
-                tooltip="Mark or unmark the search (actions apply to every marked one)"),
-        Binding("enter", "open", "Open", show=False, tooltip="Open the runs of the search"),
+        Binding(
+            "space",
+            "mark",
+            "Mark",
+            show=False,
+            tooltip="Mark or unmark the search (actions apply to every marked one)",
+        ),
+        Binding(
+            "enter", "open", "Open", show=False, tooltip="Open the runs of the search"
+        ),
     ]
 
     def compose(self) -> ComposeResult:
@@ -46,14 +56,24 @@ class SearchesScreen(View):
 
     def on_mount(self) -> None:
         table = self.query_one(RowTable)
-        columns = [Column("mark", " ", width=1), Column("id", "id"), Column("alg", "alg"),
-                   Column("task", "task")]
-        columns += [Column(state.value, label, align_right=True)
-                    for state, label, _ in COUNT_COLUMNS]
-        columns += [Column("progress", "progress", width=BAR_WIDTH + 5),
-                    Column("elapsed", "elapsed", align_right=True),
-                    Column("eta", "ETA", align_right=True), Column("type", "type"),
-                    Column("desc", "desc"), Column("launchers", "launchers")]
+        columns = [
+            Column("mark", " ", width=1),
+            Column("id", "id"),
+            Column("alg", "alg"),
+            Column("task", "task"),
+        ]
+        columns += [
+            Column(state.value, label, align_right=True)
+            for state, label, _ in COUNT_COLUMNS
+        ]
+        columns += [
+            Column("progress", "progress", width=BAR_WIDTH + 5),
+            Column("elapsed", "elapsed", align_right=True),
+            Column("eta", "ETA", align_right=True),
+            Column("type", "type"),
+            Column("desc", "desc"),
+            Column("launchers", "launchers"),
+        ]
         table.set_columns(columns)
         self.marked: set[str] = set()
         self.redraw()
@@ -78,19 +98,33 @@ class SearchesScreen(View):
         total = sum(counts.values())
         finished = counts[State.COMPLETED] + counts[State.CRASH] + counts[State.KILLED]
         elapsed, eta = state.elapsed_and_eta(now)
-        cells = ["*" if state.name in self.marked else "", info.id, info.alg_name,
-                 info.task_name]
+        cells = [
+            "*" if state.name in self.marked else "",
+            info.id,
+            info.alg_name,
+            info.task_name,
+        ]
         for column_state, _, style in COUNT_COLUMNS:
             count = counts[column_state]
             if not state.scanned:
                 cells.append(("…", "dim"))
             else:
-                cells.append((str(count), style) if count and style else
-                             (str(count), "dim") if not count else str(count))
+                cells.append(
+                    (str(count), style)
+                    if count and style
+                    else (str(count), "dim")
+                    if not count
+                    else str(count)
+                )
         launchers = self.app.launchers_of(state.name)
-        cells += [progress_bar(finished, total) if state.scanned else "scanning",
-                  format_duration(elapsed), format_duration(eta), info.search_type,
-                  info.desc, launchers]
+        cells += [
+            progress_bar(finished, total) if state.scanned else "scanning",
+            format_duration(elapsed),
+            format_duration(eta),
+            info.search_type,
+            info.desc,
+            launchers,
+        ]
         return cells
 
     def update_bars(self) -> None:
@@ -104,14 +138,20 @@ class SearchesScreen(View):
         if launchers:
             text = "launchers: " + " · ".join(
                 f"{item.get('id')} ({item.get('executor', 'local')}, "
-                f"{item.get('workers')} workers)" for item in launchers)
+                f"{item.get('workers')} workers)"
+                for item in launchers
+            )
         else:
-            text = "no launcher working · Enter: runs · p: prepare · l: launch · ?: help"
+            text = (
+                "no launcher working · Enter: runs · p: prepare · l: launch · ?: help"
+            )
         current = self.table.cursor_key
         if current:
             text = f"{current}\n{text}"
         elif app.scan_complete and not app.searches:
-            text = f"no search in {app.root} yet: p prepares one from a schedule\n{text}"
+            text = (
+                f"no search in {app.root} yet: p prepares one from a schedule\n{text}"
+            )
         self.query_one("#launchers", Static).update(text)
 
     def on_row_table_highlighted(self, message: RowTable.Highlighted) -> None:

@@ -112,8 +112,9 @@ class RowTable(ScrollView, can_focus=True):
     def set_columns(self, columns: list[Column]) -> None:
         self.columns = columns
 
-    def set_rows(self, keys: list[Hashable], rows: list, keep_key: bool = True,
-                 cells_of=None) -> None:
+    def set_rows(
+        self, keys: list[Hashable], rows: list, keep_key: bool = True, cells_of=None
+    ) -> None:
         """Replace every row; the cursor stays on the same key when it is still there.
 
         Rows are lists of cells, or any objects with `cells_of(row)` giving their cells,
@@ -154,8 +155,11 @@ class RowTable(ScrollView, can_focus=True):
             self.cursor = self._index[key]
 
     def _measure(self) -> None:
-        indexes = range(len(self.rows)) if len(self.rows) <= 2000 else [
-            *range(1000), *range(len(self.rows) - 1000, len(self.rows))]
+        indexes = (
+            range(len(self.rows))
+            if len(self.rows) <= 2000
+            else [*range(1000), *range(len(self.rows) - 1000, len(self.rows))]
+        )
         sample = [self.cells_at(index) for index in indexes]
         widths = []
         for index, column in enumerate(self.columns):
@@ -185,8 +189,9 @@ class RowTable(ScrollView, can_focus=True):
         if self.cursor < top:
             self.scroll_to(y=self.cursor, animate=False, immediate=True)
         elif self.cursor >= top + self.visible_rows:
-            self.scroll_to(y=self.cursor - self.visible_rows + 1, animate=False,
-                           immediate=True)
+            self.scroll_to(
+                y=self.cursor - self.visible_rows + 1, animate=False, immediate=True
+            )
 
     def on_resize(self, event: events.Resize) -> None:
         self._scroll_to_cursor()
@@ -250,11 +255,14 @@ class RowTable(ScrollView, can_focus=True):
             style = base + self.get_component_rich_style("row-table--cursor")
         return self._strip(self.cells_at(index), style, scroll_x, width)
 
-    def _strip(self, cells: Sequence[Cell], style: Style, scroll_x: int,
-               width: int) -> Strip:
+    def _strip(
+        self, cells: Sequence[Cell], style: Style, scroll_x: int, width: int
+    ) -> Strip:
         segments = []
         for index, (column, cell_width) in enumerate(zip(self.columns, self.widths)):
-            text, cell_style = (cell, None) if isinstance(cell := cells[index], str) else cell
+            text, cell_style = (
+                (cell, None) if isinstance(cell := cells[index], str) else cell
+            )
             if cell_len(text) > cell_width:
                 text = set_cell_size(text, cell_width - 1) + "…"
             elif column.align_right:
