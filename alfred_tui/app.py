@@ -61,17 +61,8 @@ VIEW_FLUSH_DELAY = 0.01
 
 def launch_command(root: Path, names: list[str], request: LaunchRequest) -> list[str]:
     """`alfred launch` of these searches: detached locally, or a Slurm job array."""
-    command = [
-        sys.executable,
-        "-m",
-        "alfred_core.cli",
-        "launch",
-        *names,
-        "--root",
-        str(root),
-        "-p",
-        str(request.workers),
-    ]
+    command = [sys.executable, "-m", "alfred_core.cli", "launch", *names]
+    command += ["--root", str(root), "-p", str(request.workers)]
     if request.executor != "slurm":
         return (
             command + ["--detach"] + (["--gpus", request.gpus] if request.gpus else [])

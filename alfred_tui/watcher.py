@@ -9,17 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Callable
 
-from watchdog.events import (
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
+from watchdog import events
 from watchdog.observers import Observer
 
 from alfred_core.recorder import stream_path
@@ -31,13 +21,13 @@ logger = logging.getLogger(__name__)
 # Reads (our own scans open every directory) are not asked for: they would flood
 # the queue.
 WATCHED_EVENTS = [
-    DirCreatedEvent,
-    DirDeletedEvent,
-    DirMovedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
+    events.DirCreatedEvent,
+    events.DirDeletedEvent,
+    events.DirMovedEvent,
+    events.FileCreatedEvent,
+    events.FileDeletedEvent,
+    events.FileModifiedEvent,
+    events.FileMovedEvent,
 ]
 REMOTE_FILE_SYSTEMS = {
     "nfs",
@@ -80,7 +70,7 @@ def is_remote(path: Path) -> bool:
     return kind in REMOTE_FILE_SYSTEMS
 
 
-class _Collector(FileSystemEventHandler):
+class _Collector(events.FileSystemEventHandler):
     """Gathers the paths of events and reports them once a burst has settled."""
 
     def __init__(self, report: Report, debounce: float):
@@ -90,7 +80,7 @@ class _Collector(FileSystemEventHandler):
         self.lock = threading.Lock()
         self.timer: threading.Timer | None = None
 
-    def on_any_event(self, event: FileSystemEvent) -> None:
+    def on_any_event(self, event: events.FileSystemEvent) -> None:
         with self.lock:
             self.paths.add(os.fsdecode(event.src_path))
             if getattr(event, "dest_path", ""):

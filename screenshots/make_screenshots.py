@@ -76,18 +76,9 @@ def to_png(svg: Path) -> None:
 
 async def make_all(root: Path) -> list[Path]:
     made = []
+    launch = [sys.executable, "-m", "alfred_core.cli", "launch", "--root", str(root)]
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "alfred_core.cli",
-            "launch",
-            "--root",
-            str(root),
-            "-p",
-            "2",
-            "--detach",
-        ],
+        [*launch, "-p", "2", "--detach"],
         check=True,
         capture_output=True,
         cwd=root.parent,
