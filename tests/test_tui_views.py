@@ -254,3 +254,20 @@ def test_inotify_failure_falls_back_to_polling(monkeypatch):
         await until(pilot, lambda: app.screen.shown_count(SEARCH, "KILLED") == "2", 10)
 
     run(scenario)
+
+
+@pytest.mark.parametrize("poll", [False, True], ids=["inotify", "polling"])
+def test_quitting_leaves_no_thread_behind(poll):
+    import threading
+
+    before = set(threading.enumerate())
+
+    async def scenario(app, pilot):
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+
+    run(scenario, poll=poll)
+    deadline = time.monotonic() + 3
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not set(threading.enumerate()) - before
