@@ -193,26 +193,33 @@ def scan_states(search: Search, now: float | None = None, times: bool = True):
     """
     now = time.time() if now is None else now
     for experiment_dir in search.experiment_dirs():
-        folder = str(experiment_dir)
-        for name in os.listdir(folder):
-            if not name.startswith("seed"):
-                continue
-            path = os.path.join(folder, name)
+        yield from scan_experiment(experiment_dir, now, times)
+
+
+def scan_experiment(experiment_dir, now: float, times: bool = True) -> list[tuple]:
+    """`scan_states` of one experiment dir, as a list (threads can share the work)."""
+    found = []
+    folder = str(experiment_dir)
+    for name in os.listdir(folder):
+        if not name.startswith("seed"):
+            continue
+        path = os.path.join(folder, name)
+        try:
+            names = os.listdir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        flag = flags.flag_of(names)
+        if flag is None or flag == flags.UNHATCHED:
+            found.append((path, State.NOFLAG if flag is None else State.UNHATCHED, None))
+        elif flag == flags.OPENED:
+            status = run_status(RunDir(path), set(names), now)
+            found.append((path, status.state, status.flag_mtime))
+        elif not times:
+            found.append((path, State(flag), None))
+        else:
             try:
-                names = os.listdir(path)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            flag = flags.flag_of(names)
-            if flag is None or flag == flags.UNHATCHED:
-                yield path, State.NOFLAG if flag is None else State.UNHATCHED, None
-            elif flag == flags.OPENED:
-                status = run_status(RunDir(path), set(names), now)
-                yield path, status.state, status.flag_mtime
-            elif not times:
-                yield path, State(flag), None
-            else:
-                try:
-                    mtime = os.stat(os.path.join(path, flag)).st_mtime
-                except FileNotFoundError:
-                    mtime = None
-                yield path, State(flag), mtime
+                mtime = os.stat(os.path.join(path, flag)).st_mtime
+            except FileNotFoundError:
+                mtime = None
+            found.append((path, State(flag), mtime))
+    return found

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -34,6 +35,7 @@ from alfred_tui.messages import (
     WatchStarted,
 )
 from alfred_tui.model import (
+    LISTING_THREADS,
     Changes,
     SearchState,
     classify,
@@ -56,6 +58,7 @@ from alfred_tui.screens.searches import SearchesScreen
 from alfred_tui.watcher import Poller, RootWatcher, is_remote
 
 LIVENESS_INTERVAL = 5.0
+LIVE_READS_KEPT = 600.0  # seconds: longer than any scan of the root takes
 VIEW_FLUSH_DELAY = 0.01
 
 
@@ -172,6 +175,7 @@ class AlfredApp(App):
         self.poller: Poller | None = None
         self.pending = Changes()
         self.flush_scheduled = False
+        self.live_reads: dict[str, float] = {}  # run -> when a live update read it
         self.slurm_available = shutil.which("sbatch") is not None
         self.cursor_blink = watch
 
@@ -188,6 +192,8 @@ class AlfredApp(App):
         """Elapsed times and ETAs of searches with running runs move on."""
         if any(state.tally[State.RUNNING] for state in self.searches.values()):
             self.views_changed(Changes())
+        old = time.monotonic() - LIVE_READS_KEPT
+        self.live_reads = {p: t for p, t in self.live_reads.items() if t > old}
 
     def on_unmount(self) -> None:
         if self.watcher is not None:
@@ -210,24 +216,30 @@ class AlfredApp(App):
             search.info  # read search.json here, not while drawing
         self.post_message(SearchesListed(searches))
         self.post_message(LaunchersRead(live_launchers(root)))
-        for times in (False, True):  # counts first, then when runs started and ended
-            for search in searches:
-                if worker.is_cancelled:
-                    return
-                self.post_message(SearchScanned(scan_search(search, times=times)))
-            if not times:
-                self.post_message(ScanFinished())
+        with ThreadPoolExecutor(LISTING_THREADS) as pool:
+            for times in (False, True):  # counts first, then when runs started, ended
+                for search in searches:
+                    if worker.is_cancelled:
+                        return
+                    started = time.monotonic()
+                    state = scan_search(search, times=times, pool=pool)
+                    self.post_message(SearchScanned(state, started))
+                if not times:
+                    self.post_message(ScanFinished())
 
     @work(thread=True, group="rescan", exit_on_error=False, description="scanning")
     def rescan_searches(self, names: list[str]) -> None:
         for name in names:
             path = self.root / name
             if path.is_dir():
-                self.post_message(SearchScanned(scan_search(Search(path))))
+                started = time.monotonic()
+                self.post_message(SearchScanned(scan_search(Search(path)), started))
 
     @work(thread=True, group="states", exit_on_error=False, description="reading flags")
     def read_states(self, paths: list[str]) -> None:
-        self.post_message(RunStatesRead({path: read_run_state(path) for path in paths}))
+        read_at = time.monotonic()
+        states = {path: read_run_state(path) for path in paths}
+        self.post_message(RunStatesRead(states, read_at))
 
     @work(thread=True, exclusive=True, group="liveness", exit_on_error=False)
     def check_liveness(self) -> None:
@@ -237,9 +249,9 @@ class AlfredApp(App):
             for path in state.running_paths()
         ]
         if running:
-            self.post_message(
-                RunStatesRead({path: read_run_state(path) for path in running})
-            )
+            read_at = time.monotonic()
+            states = {path: read_run_state(path) for path in running}
+            self.post_message(RunStatesRead(states, read_at))
         self.post_message(LaunchersRead(live_launchers(Root(self.root))))
 
     def on_searches_listed(self, message: SearchesListed) -> None:
@@ -251,19 +263,29 @@ class AlfredApp(App):
         self.views_changed(Changes(root=True))
 
     def on_search_scanned(self, message: SearchScanned) -> None:
-        state = message.state
-        known = self.searches.get(state.name)
-        if known is not None and known.timed and not state.timed:
+        scanned = message.state
+        known = self.searches.get(scanned.name)
+        prefix = str(scanned.search.path) + os.sep
+        fresher = {
+            path
+            for path, read_at in self.live_reads.items()
+            if read_at > message.started and path.startswith(prefix)
+        }
+        if known is not None and known.timed and not scanned.timed:
             known.scanned = True  # a rescan without times: keep the times we have
-            for path in known.states.keys() - state.states.keys():
+            for path in known.states.keys() - scanned.states.keys() - fresher:
                 known.apply(path, None, None)
-            for path, run_state in state.states.items():
-                known.apply(path, run_state, None)
-            state = known
-        self.searches[state.name] = state
+            for path, run_state in scanned.states.items():
+                if path not in fresher:
+                    known.apply(path, run_state, None)
+            scanned = known
+        elif known is not None:
+            for path in fresher:  # read after the scan began: newer than the scan
+                scanned.apply(path, known.states.get(path), None)
+        self.searches[scanned.name] = scanned
         if list(self.searches) != sorted(self.searches):
             self.searches = dict(sorted(self.searches.items()))
-        self.views_changed(Changes(searches={state.name}))
+        self.views_changed(Changes(searches={scanned.name}))
 
     def on_scan_finished(self) -> None:
         first = not self.scan_complete
@@ -274,6 +296,8 @@ class AlfredApp(App):
 
     def on_run_states_read(self, message: RunStatesRead) -> None:
         changed = set()
+        for path in message.states:
+            self.live_reads[path] = message.read_at
         for path, (state, mtime) in message.states.items():
             name = Path(path).parent.parent.name
             search_state = self.searches.get(name)

@@ -25,9 +25,12 @@ class SearchesListed(Message):
 
 
 class SearchScanned(Message):
-    def __init__(self, state: SearchState) -> None:
+    """A search's runs as a scan found them; `started` is when the scan began."""
+
+    def __init__(self, state: SearchState, started: float) -> None:
         super().__init__()
         self.state = state
+        self.started = started
 
 
 class ScanFinished(Message):
@@ -37,9 +40,10 @@ class ScanFinished(Message):
 class RunStatesRead(Message):
     """Fresh states of some runs: path -> (state or None when gone, flag mtime)."""
 
-    def __init__(self, states: dict) -> None:
+    def __init__(self, states: dict, read_at: float) -> None:
         super().__init__()
         self.states = states
+        self.read_at = read_at
 
 
 class LaunchersRead(Message):

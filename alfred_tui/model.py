@@ -15,7 +15,7 @@ from pathlib import Path
 from alfred_core import flags
 from alfred_core.flags import State
 from alfred_core.recorder import stream_path
-from alfred_core.status import scan_states, slurm_job
+from alfred_core.status import scan_experiment, slurm_job
 from alfred_core.tree import RunDir, Search, numbered, read_json
 
 FINISHED = (State.COMPLETED, State.CRASH, State.KILLED)
@@ -29,6 +29,8 @@ STATE_LABELS = {
     State.NOFLAG: "noflag",
 }
 TAIL_BYTES = 64 * 1024
+SLOW_LISTING = 100e-6  # seconds per run above which listings go to a thread pool
+LISTING_THREADS = 8
 
 
 class SearchState:
@@ -100,19 +102,41 @@ class SearchState:
         return elapsed, remaining * elapsed / finished
 
 
-def scan_search(search: Search, times: bool = True) -> SearchState:
-    """Every run's state in one pass; with `times`, also when flags last changed."""
+def scan_search(search: Search, times: bool = True, pool=None) -> SearchState:
+    """Every run's state in one pass; with `times`, also when flags last changed.
+
+    Experiments are listed one after another while that is quick; when listings are
+    slow (a cold cache, a network file system) and a thread pool is given, the rest
+    are listed by the pool, so that the waits overlap.
+    """
     search.info  # read search.json in the worker, not while drawing
     state = SearchState(search)
+    now = time.time()
+    experiments = search.experiment_dirs()
+    started, runs, index = time.perf_counter(), 0, 0
+    chunks = []
+    while index < len(experiments):
+        chunk = scan_experiment(experiments[index], now, times)
+        chunks.append(chunk)
+        runs += len(chunk)
+        index += 1
+        slow = time.perf_counter() - started > SLOW_LISTING * max(runs, 1)
+        if pool is not None and slow and runs >= 20:
+            chunks.extend(
+                pool.map(lambda e: scan_experiment(e, now, times), experiments[index:])
+            )
+            break
+
     first: tuple[float, str] | None = None
-    for path, run_state, mtime in scan_states(search, times=times):
-        state.apply(path, run_state, mtime)
-        if (
-            mtime is not None
-            and run_state in FINISHED
-            and (first is None or mtime < first[0])
-        ):
-            first = (mtime, path)
+    for chunk in chunks:
+        for path, run_state, mtime in chunk:
+            state.apply(path, run_state, mtime)
+            if (
+                mtime is not None
+                and run_state in FINISHED
+                and (first is None or mtime < first[0])
+            ):
+                first = (mtime, path)
     state.first_started = first_start(first, state) if first else None
     state.scanned = True
     state.timed = times

@@ -134,11 +134,13 @@ def test_a_run_whose_owner_dies_shows_lost_by_itself(monkeypatch):
     (seed / "OPENED").write_text(json.dumps({"owner": owner, "started": time.time()}))
 
     async def scenario(app, pilot):
-        state = app.searches[SEARCH]
-        await until(pilot, lambda: state.states[str(seed)] is State.RUNNING)
+        def state():  # rescans replace the search's state: look it up each time
+            return app.searches[SEARCH].states[str(seed)]
+
+        await until(pilot, lambda: state() is State.RUNNING)
         sleeper.kill()
         sleeper.wait()
-        await until(pilot, lambda: state.states[str(seed)] is State.LOST, 5)
+        await until(pilot, lambda: state() is State.LOST, 5)
         screen = app.screen
         await until(pilot, lambda: screen.shown_count(SEARCH, "LOST") == "2", 2)
 
@@ -271,3 +273,22 @@ def test_quitting_leaves_no_thread_behind(poll):
     while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not set(threading.enumerate()) - before
+
+
+def test_a_scan_older_than_a_live_update_does_not_undo_it():
+    from alfred_tui.messages import SearchScanned
+    from alfred_tui.model import scan_search
+
+    async def scenario(app, pilot):
+        seed = str(ROOT / SEARCH / "experiment3" / "seed1")
+        stale = scan_search(app.searches[SEARCH].search)  # says UNHATCHED
+        app.searches[SEARCH].apply(seed, State.COMPLETED, None)
+        app.live_reads[seed] = time.monotonic()  # read after the stale scan began
+        app.on_search_scanned(SearchScanned(stale, time.monotonic() - 1.0))
+        assert app.searches[SEARCH].states[seed] is State.COMPLETED
+
+        fresh = scan_search(app.searches[SEARCH].search)
+        app.on_search_scanned(SearchScanned(fresh, time.monotonic()))
+        assert app.searches[SEARCH].states[seed] is State.UNHATCHED
+
+    run(scenario, watch=False, clock=lambda: NOW)
