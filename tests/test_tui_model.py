@@ -198,3 +198,18 @@ def test_a_missing_root_is_one_clear_line_and_exit_2(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and str(missing) in lines[0] and "--root" in lines[0]
     assert not missing.exists()
+
+
+def test_slow_listings_go_to_the_pool_with_the_same_result(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import alfred_tui.model as model
+
+    search = Search(make_search(tmp_path, runs=60, flag="COMPLETED"))
+    serial = scan_search(search)
+    monkeypatch.setattr(model, "SLOW_LISTING", 0.0)
+    with ThreadPoolExecutor(4) as pool:
+        pooled = scan_search(search, pool=pool)
+    assert pooled.states == serial.states
+    assert pooled.counts() == serial.counts()
+    assert pooled.first_time == serial.first_time
