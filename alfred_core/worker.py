@@ -128,6 +128,42 @@ def describe_exit(status: int) -> dict:
     return {"signal": name, "error": f"the run's process died of {name}{hint}"}
 
 
+class ExitWaiter:
+    """Waits for a child to exit, waking at once: a pidfd where the kernel has them
+    (Linux 5.3), else waitpid polls that back off from 1 ms."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.status: int | None = None
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            self.pidfd = None
+            return
+        self.poller = select.poll()
+        self.poller.register(self.pidfd, select.POLLIN)
+
+    def wait(self, timeout: float) -> bool:
+        """True once the child has exited (within `timeout` seconds)."""
+        if self.pidfd is not None:
+            return bool(self.poller.poll(timeout * 1000))
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            reaped, status = os.waitpid(self.pid, os.WNOHANG)
+            if reaped:
+                self.status = status
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+
+
 class Worker:
     """Claims and executes runs of some searches until none is left."""
 
@@ -168,9 +204,14 @@ class Worker:
             )
         self.project = load_project(project_dirs.pop())
         self.project.main_takes_pbar  # worked out once, before any fork
-        for signum in STOP_SIGNALS:
-            signal.signal(signum, self._on_signal)
+        previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
+        try:
+            return self._claim_and_execute()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
+    def _claim_and_execute(self) -> int:
         owner = self.owner()
         queue: deque[RunDir] = deque(pending_runs(self.searches))
         rescanned = False
@@ -211,12 +252,10 @@ class Worker:
 
     def _watch(self, run: RunDir, pid: int) -> tuple[str, int | None]:
         """Wait for the run's process, keeping the heartbeat and acting on kill requests."""
-        pidfd = os.pidfd_open(pid)
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
+        waiter = ExitWaiter(pid)
         last_beat = time.monotonic()
         try:
-            while not poller.poll(POLL_SECONDS * 1000):
+            while not waiter.wait(POLL_SECONDS):
                 if self.stop_signal is not None:
                     return "interrupted", self._reap(pid, terminate_tree(pid, self.grace))
                 if os.path.exists(run.kill_request_path):
@@ -225,8 +264,8 @@ class Worker:
                     flags.heartbeat(run)
                     last_beat = time.monotonic()
         finally:
-            os.close(pidfd)
-        status = self._reap(pid, None)
+            waiter.close()
+        status = self._reap(pid, waiter.status)
         if self.stop_signal is not None and os.waitstatus_to_exitcode(status) < 0:
             return "interrupted", status  # the stop reached the run too (e.g. scancel)
         return "exited", status

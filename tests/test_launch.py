@@ -211,3 +211,18 @@ def test_a_completed_search_gets_its_summary_without_holding_the_launcher(projec
                or (root / name / "SUMMARY_FAILED").exists(), timeout=60)
     assert (root / name / "SUMMARY_COMPLETED").exists()
     assert list((root / name / "summary").iterdir())
+
+
+def test_runs_end_right_without_pidfds(project, root, monkeypatch):
+    """Kernels older than Linux 5.3 (common on clusters) have no pidfd_open."""
+    from alfred_core import worker
+    from alfred_core.tree import Root
+
+    [name] = prepare_grid(project, root, {"behaviour": ["ok", "exit3"]}, seeds=(1,))
+    monkeypatch.delattr(worker.os, "pidfd_open")
+    done = worker.Worker(Root(root), [name]).serve()
+
+    assert done == 2
+    assert counts(root)[name]["COMPLETED"] == 1
+    crash = read_flag_info(root / name / "experiment2" / "seed1" / "CRASH")
+    assert crash["exit_code"] == 3
