@@ -7,7 +7,14 @@ from alfred_core.recorder import MetricsReader, Recorder, read_tape
 from alfred_core.tree import Root, RunDir, Search
 
 __all__ = [
-    "AlfredError", "DirectoryTree", "MetricsReader", "Recorder", "Root", "RunDir",
-    "Search", "State", "read_tape",
+    "AlfredError",
+    "DirectoryTree",
+    "MetricsReader",
+    "Recorder",
+    "Root",
+    "RunDir",
+    "Search",
+    "State",
+    "read_tape",
 ]
 __version__ = "0.1.0"

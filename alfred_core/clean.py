@@ -36,7 +36,9 @@ class CleanPlan:
         if not counts:
             text = "nothing to clean"
         else:
-            text = "reset to UNHATCHED: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+            text = "reset to UNHATCHED: " + ", ".join(
+                f"{n} {s}" for s, n in counts.items()
+            )
         if self.running:
             text += f" ({len(self.running)} running runs left alone)"
         return text

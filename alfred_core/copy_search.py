@@ -33,12 +33,15 @@ def copy_search(root: Root, name: str, desc: str, overrides: dict | None = None)
     source = root.search(name)
     for key in overrides:
         if key in ("alg_name", "task_name", "seed"):
-            raise AlfredError(f"--set {key}: alg_name, task_name and seed cannot be changed")
+            raise AlfredError(
+                f"--set {key}: alg_name, task_name and seed cannot be changed"
+            )
 
     info = source.info
     hashes = git_hashes(source.project_dir) if source.project_dir else info.git_hashes
-    with new_storage_dir(root, hashes, info.alg_name, info.task_name, info.search_type,
-                         desc) as (ident, built):
+    with new_storage_dir(
+        root, hashes, info.alg_name, info.task_name, info.search_type, desc
+    ) as (ident, built):
         for run in source.runs():
             config = read_json(run.config_path)
             unknown = [key for key in overrides if key not in config]
@@ -55,9 +58,16 @@ def copy_search(root: Root, name: str, desc: str, overrides: dict | None = None)
         for extra in ("variations.json", "sampled_values.json", "sampled_values.png"):
             if (source.path / extra).exists():
                 shutil.copy2(source.path / extra, built / extra)
-        meta = {**source.meta, "format": META_FORMAT, "id": ident, "git_hashes": hashes,
-                "desc": desc, "created": time.time(), "copied_from": source.name,
-                "overrides": overrides}
+        meta = {
+            **source.meta,
+            "format": META_FORMAT,
+            "id": ident,
+            "git_hashes": hashes,
+            "desc": desc,
+            "created": time.time(),
+            "copied_from": source.name,
+            "overrides": overrides,
+        }
         meta.setdefault("alg_name", info.alg_name)
         meta.setdefault("task_name", info.task_name)
         meta.setdefault("search_type", info.search_type)

@@ -18,9 +18,18 @@ class DirectoryTree:
     default_root = DEFAULT_ROOT
     git_repos_to_track: dict = {}
 
-    def __init__(self, alg_name: str, task_name: str, desc: str, seed: int,
-                 experiment_num: int = 1, git_hashes: str = "nogit", id: str = "Xx1",
-                 search_type: str = "grid", root: Path | str | None = None):
+    def __init__(
+        self,
+        alg_name: str,
+        task_name: str,
+        desc: str,
+        seed: int,
+        experiment_num: int = 1,
+        git_hashes: str = "nogit",
+        id: str = "Xx1",
+        search_type: str = "grid",
+        root: Path | str | None = None,
+    ):
         self.alg_name = alg_name
         self.task_name = task_name
         self.desc = desc
@@ -59,8 +68,14 @@ class DirectoryTree:
         run = RunDir(seed_path)
         info = info if info is not None else Search(run.storage_dir).info
         tree = cls(
-            info.alg_name, info.task_name, info.desc, run.seed, run.experiment_num,
-            info.git_hashes, info.id, info.search_type,
+            info.alg_name,
+            info.task_name,
+            info.desc,
+            run.seed,
+            run.experiment_num,
+            info.git_hashes,
+            info.id,
+            info.search_type,
             root if root is not None else run.root,
         )
         tree.storage_dir = run.storage_dir
@@ -70,7 +85,12 @@ class DirectoryTree:
 
     @classmethod
     def init_from_branching_info(cls, root_dir, storage_name, experiment_num, seed):
-        path = Path(root_dir) / storage_name / f"experiment{experiment_num}" / f"seed{seed}"
+        path = (
+            Path(root_dir)
+            / storage_name
+            / f"experiment{experiment_num}"
+            / f"seed{seed}"
+        )
         return cls.init_from_seed_path(path, root_dir)
 
     @staticmethod

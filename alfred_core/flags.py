@@ -236,7 +236,9 @@ def kill_lost(run: RunDir, by: str) -> bool:
 
 def request_kill(run: RunDir, by: str) -> None:
     """Leave a kill request that the run's owner acts on, wherever it runs."""
-    write_json_atomic(run.kill_request_path, {"by": by, "time": time.time()}, indent=None)
+    write_json_atomic(
+        run.kill_request_path, {"by": by, "time": time.time()}, indent=None
+    )
 
 
 def clear_kill_request(run: RunDir) -> None:

@@ -44,17 +44,23 @@ class KillReport:
     slurm: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
-        parts = [f"{len(self.stopped)} running runs killed",
-                 f"{len(self.unstarted)} unstarted runs cancelled"]
+        parts = [
+            f"{len(self.stopped)} running runs killed",
+            f"{len(self.unstarted)} unstarted runs cancelled",
+        ]
         if self.untouched:
             parts.append(f"{self.untouched} finished runs left as they are")
         if self.unanswered:
-            parts.append(f"{len(self.unanswered)} runs whose owner has not answered yet "
-                         "(they stop when it does)")
+            parts.append(
+                f"{len(self.unanswered)} runs whose owner has not answered yet "
+                "(they stop when it does)"
+            )
         return "\n".join([", ".join(parts), *self.slurm])
 
 
-def kill_runs(runs: list[RunDir], by: str | None = None, wait: float = 10.0) -> KillReport:
+def kill_runs(
+    runs: list[RunDir], by: str | None = None, wait: float = 10.0
+) -> KillReport:
     """Kill every run given; waits up to `wait` seconds for owners to confirm."""
     by = by or who()
     report = KillReport()
@@ -90,7 +96,9 @@ def kill_runs(runs: list[RunDir], by: str | None = None, wait: float = 10.0) -> 
 
     searches_by_root: dict[Path, set[str]] = {}
     for run in runs:
-        searches_by_root.setdefault(run.storage_dir.parent, set()).add(run.storage_dir.name)
+        searches_by_root.setdefault(run.storage_dir.parent, set()).add(
+            run.storage_dir.name
+        )
     for root_path, names in searches_by_root.items():
         if root_path.is_dir():
             report.slurm += cancel_slurm_tasks(Root(root_path), names)
@@ -106,7 +114,9 @@ def kill_locally(status: flags.RunStatus, by: str) -> bool:
         psutil.Process(owner["run_pid"])
     except psutil.NoSuchProcess:
         return flags.kill_lost(status.run, by)
-    logger.warning("%s: its worker did not answer; killing the run directly", status.run.name)
+    logger.warning(
+        "%s: its worker did not answer; killing the run directly", status.run.name
+    )
     terminate_tree(owner["run_pid"], 2.0)
     flags.finish(status.run, flags.KILLED, {"killed_by": by})
     return True
@@ -146,15 +156,20 @@ def find_launch(root, launch: str) -> dict:
     from alfred_core.launchers import live_launchers
 
     launchers = live_launchers(root)
-    exact = [info for info in launchers
-             if launch in (info["id"], str(info.get("job_id", "")))]
+    exact = [
+        info
+        for info in launchers
+        if launch in (info["id"], str(info.get("job_id", "")))
+    ]
     found = exact or [info for info in launchers if info["id"].startswith(launch)]
     if len(found) == 1:
         return found[0]
     known = ", ".join(info["id"] for info in launchers) or "none"
     what = "no live launch" if not found else "more than one launch"
-    raise AlfredError(f"{launch!r}: {what} has this id in {root.path} (live: {known}); "
-                      "`alfred status` lists them")
+    raise AlfredError(
+        f"{launch!r}: {what} has this id in {root.path} (live: {known}); "
+        "`alfred status` lists them"
+    )
 
 
 def stop_launch(root, launch: str) -> str:
@@ -165,15 +180,20 @@ def stop_launch(root, launch: str) -> str:
     info = find_launch(root, launch)
     if info.get("executor") == "slurm":
         stop_job(info["job_id"])
-        return (f"launch {info['id']}: Slurm job {info['job_id']} stopped; its workers "
-                "put their runs back to UNHATCHED")
+        return (
+            f"launch {info['id']}: Slurm job {info['job_id']} stopped; its workers "
+            "put their runs back to UNHATCHED"
+        )
 
     if info.get("host") != flags.HOST:
-        raise AlfredError(f"launch {info['id']} runs on {info.get('host')}; "
-                          "run `alfred stop` there")
+        raise AlfredError(
+            f"launch {info['id']} runs on {info.get('host')}; run `alfred stop` there"
+        )
     try:
         os.kill(info["pid"], signal.SIGTERM)
     except ProcessLookupError:
         return f"launch {info['id']} had already ended"
-    return (f"launch {info['id']}: told to stop; its workers put their runs back to "
-            "UNHATCHED")
+    return (
+        f"launch {info['id']}: told to stop; its workers put their runs back to "
+        "UNHATCHED"
+    )

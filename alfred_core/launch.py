@@ -36,7 +36,9 @@ def read_search_list(path: Path | str) -> list[str]:
     try:
         lines = path.read_text().splitlines()
     except OSError as error:
-        raise TreeError(f"{path}: cannot read it ({error.strerror}); give a list file") from None
+        raise TreeError(
+            f"{path}: cannot read it ({error.strerror}); give a list file"
+        ) from None
     return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
 
 
@@ -68,7 +70,9 @@ def check_launchable(searches: list[Search], check_hash: bool) -> Path:
             "tool: re-prepare it with `alfred prepare`"
         )
     if len(projects) > 1:
-        raise AlfredError("these searches come from different projects; launch them apart")
+        raise AlfredError(
+            "these searches come from different projects; launch them apart"
+        )
     project_dir = projects.pop()
     check_main_file(project_dir)
 
@@ -83,11 +87,24 @@ def check_launchable(searches: list[Search], check_hash: bool) -> Path:
     return project_dir
 
 
-def worker_command(root: Root, searches, index: int, launcher_id: str,
-                   options: LaunchOptions) -> list[str]:
-    command = [sys.executable, "-m", "alfred_core.worker", "--root", str(root.path),
-               "--index", str(index), "--launcher", launcher_id,
-               "--grace", str(options.grace), "--parent", str(os.getpid())]
+def worker_command(
+    root: Root, searches, index: int, launcher_id: str, options: LaunchOptions
+) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "alfred_core.worker",
+        "--root",
+        str(root.path),
+        "--index",
+        str(index),
+        "--launcher",
+        launcher_id,
+        "--grace",
+        str(options.grace),
+        "--parent",
+        str(os.getpid()),
+    ]
     for search in searches:
         command += ["--search", search.name]
     if options.max_runs is not None:
@@ -100,8 +117,13 @@ def worker_command(root: Root, searches, index: int, launcher_id: str,
 class Launcher:
     """Starts the workers, keeps its record alive, and stops them cleanly on a signal."""
 
-    def __init__(self, root: Root, searches: list[Search], options: LaunchOptions,
-                 after_search_done=None):
+    def __init__(
+        self,
+        root: Root,
+        searches: list[Search],
+        options: LaunchOptions,
+        after_search_done=None,
+    ):
         self.root = root
         self.searches = searches
         self.options = options
@@ -120,11 +142,17 @@ class Launcher:
 
     def run(self) -> int:
         """Run the pool to the end; the exit code is 0, 2 (a worker's error) or 128+signal."""
-        record = LauncherRecord(self.root, self.id, {
-            "searches": [search.name for search in self.searches],
-            "workers": self.options.workers, "gpus": self.options.gpus,
-            "executor": "local", "log": os.environ.get("ALFRED_LAUNCHER_LOG"),
-        })
+        record = LauncherRecord(
+            self.root,
+            self.id,
+            {
+                "searches": [search.name for search in self.searches],
+                "workers": self.options.workers,
+                "gpus": self.options.gpus,
+                "executor": "local",
+                "log": os.environ.get("ALFRED_LAUNCHER_LOG"),
+            },
+        )
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._on_signal)
         try:
@@ -135,10 +163,16 @@ class Launcher:
     def _supervise(self, record: LauncherRecord) -> int:
         self.processes = []
         for index in range(self.options.workers):
-            command = worker_command(self.root, self.searches, index, self.id, self.options)
+            command = worker_command(
+                self.root, self.searches, index, self.id, self.options
+            )
             self.processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL))
-        logger.info("launcher %s: %d workers on %d searches", self.id,
-                    len(self.processes), len(self.searches))
+        logger.info(
+            "launcher %s: %d workers on %d searches",
+            self.id,
+            len(self.processes),
+            len(self.searches),
+        )
 
         pending = set(self.searches)
         reported: set[int] = set()
@@ -166,7 +200,11 @@ class Launcher:
             reported.add(index)
             logger.error(
                 "worker %d (pid %d) died of %s; its run shows LOST and `alfred clean` "
-                "requeues it", index, process.pid, signal.Signals(-code).name)
+                "requeues it",
+                index,
+                process.pid,
+                signal.Signals(-code).name,
+            )
 
     def _any_alive(self) -> bool:
         return any(process.poll() is None for process in self.processes)
@@ -189,7 +227,9 @@ class Launcher:
                 try:
                     self.after_search_done(search)
                 except Exception as error:  # recorded by the hook; never fatal here
-                    logger.warning("%s: after-completion work failed: %s", search.name, error)
+                    logger.warning(
+                        "%s: after-completion work failed: %s", search.name, error
+                    )
             else:
                 still.add(search)
         return still
@@ -202,12 +242,18 @@ def summarize_in_background(search: Search) -> None:
     """
     folder = logs_dir(Root(search.root))
     folder.mkdir(parents=True, exist_ok=True)
-    code = ("import sys; from alfred_core.results_hooks import after_search_done; "
-            "from alfred_core.tree import Search; after_search_done(Search(sys.argv[1]))")
+    code = (
+        "import sys; from alfred_core.results_hooks import after_search_done; "
+        "from alfred_core.tree import Search; after_search_done(Search(sys.argv[1]))"
+    )
     with open(folder / f"summary-{search.name}.log", "ab") as log:
-        subprocess.Popen([sys.executable, "-c", code, str(search.path)],
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                         start_new_session=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(search.path)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     logger.info("%s: every run completed; its summary is being made", search.name)
 
 
@@ -220,7 +266,10 @@ def detach(argv: list[str], root: Root) -> tuple[int, Path]:
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "alfred_core.cli", *argv],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
         )
     return process.pid, log_path

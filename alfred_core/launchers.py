@@ -28,7 +28,12 @@ class LauncherRecord:
     def __init__(self, root: Root, launcher_id: str, info: dict):
         self.path = launchers_dir(root) / f"{launcher_id}.json"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.info = {"id": launcher_id, **flags.owner_record(), "started": time.time(), **info}
+        self.info = {
+            "id": launcher_id,
+            **flags.owner_record(),
+            "started": time.time(),
+            **info,
+        }
         write_json_atomic(self.path, self.info)
         self.last_beat = time.monotonic()
 

@@ -19,7 +19,12 @@ from alfred_core.project import Project, git_hashes, load_project, user_prefix
 from alfred_core.schedule import GRID, RANDOM, Schedule, check_keys, load_schedule
 from alfred_core.schedule import schedule_default_args
 from alfred_core.tree import (
-    SEARCH_META, Root, Search, check_storage_name, read_json, write_json_atomic,
+    SEARCH_META,
+    Root,
+    Search,
+    check_storage_name,
+    read_json,
+    write_json_atomic,
 )
 
 logger = logging.getLogger(__name__)
@@ -80,7 +85,11 @@ class Plan:
 
 
 def check_desc(desc: str) -> str:
-    if not desc or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", desc) or ".." in desc:
+    if (
+        not desc
+        or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", desc)
+        or ".." in desc
+    ):
         raise TreeError(
             f"--desc {desc!r}: use letters, digits and _ . + - (it ends the storage "
             "dir's name)"
@@ -137,7 +146,9 @@ def new_storage_dir(root: Root, hashes: str, alg: str, task: str, kind: str, des
         built = staging / name
         built.mkdir()
         yield ident, built
-        os.rename(built, root.path / name)  # fails if the name exists: nothing overwritten
+        os.rename(
+            built, root.path / name
+        )  # fails if the name exists: nothing overwritten
     except BaseException:
         if reservation is not None:
             shutil.rmtree(reservation, ignore_errors=True)
@@ -147,22 +158,33 @@ def new_storage_dir(root: Root, hashes: str, alg: str, task: str, kind: str, des
 
 
 def varied_of(config_unique: dict) -> dict:
-    return {k: v for k, v in config_unique.items() if k not in ("alg_name", "task_name", "seed")}
+    return {
+        k: v
+        for k, v in config_unique.items()
+        if k not in ("alg_name", "task_name", "seed")
+    }
 
 
 def plan_prepare(
-    schedule_path, desc: str, root: Path | str | None = None,
-    project_dir: Path | str | None = None, add_to: str | None = None,
+    schedule_path,
+    desc: str,
+    root: Path | str | None = None,
+    project_dir: Path | str | None = None,
+    add_to: str | None = None,
     resample: bool = True,
 ) -> Plan:
     """Check everything and plan the storage dirs; writes nothing."""
     check_desc(desc)
     schedule = load_schedule(schedule_path)
     project = load_project(project_dir if project_dir is not None else Path.cwd())
-    root = Root(root if root is not None else project.settings.get("root"),
-                must_exist=add_to is not None)
+    root = Root(
+        root if root is not None else project.settings.get("root"),
+        must_exist=add_to is not None,
+    )
     if not root.path.is_dir() and not root.path.parent.is_dir():
-        raise TreeError(f"{root.path}: its parent folder does not exist; pass --root DIR")
+        raise TreeError(
+            f"{root.path}: its parent folder does not exist; pass --root DIR"
+        )
 
     defaults = schedule_default_args(schedule, project)
     base_config = vars(defaults).copy()
@@ -185,12 +207,18 @@ def plan_prepare(
             if schedule.search_type == GRID:
                 varied = schedule.experiments()
             else:
-                varied = shared if shared is not None else schedule.sample(schedule.n_experiments)
+                varied = (
+                    shared
+                    if shared is not None
+                    else schedule.sample(schedule.n_experiments)
+                )
             experiments = list(enumerate(varied, start=1))
             searches.append(PlannedSearch(alg, task, list(schedule.seeds), experiments))
 
     for search in searches:
-        for _, varied in search.new_experiments + [(n, v) for n, v, _ in search.new_seeds]:
+        for _, varied in search.new_experiments + [
+            (n, v) for n, v, _ in search.new_seeds
+        ]:
             check_keys(schedule, varied, defaults)
             try:
                 json.dumps(varied)
@@ -213,13 +241,19 @@ def plan_addition(schedule: Schedule, search: Search) -> PlannedSearch:
         seeds = sorted(int(p.name[4:]) for p in experiment_dir.glob("seed[0-9]*"))
         if not seeds:
             continue
-        varied = varied_of(read_json(experiment_dir / f"seed{seeds[0]}" / "config_unique.json"))
+        varied = varied_of(
+            read_json(experiment_dir / f"seed{seeds[0]}" / "config_unique.json")
+        )
         known[json.dumps(varied, sort_keys=True)] = (number, varied, seeds)
 
     next_num = search.next_experiment_num()
     planned = PlannedSearch(
-        search.info.alg_name, search.info.task_name, list(schedule.seeds), [],
-        existing=search, name=search.name,
+        search.info.alg_name,
+        search.info.task_name,
+        list(schedule.seeds),
+        [],
+        existing=search,
+        name=search.name,
     )
     if schedule.search_type == RANDOM:
         candidates = schedule.sample(schedule.n_experiments)
@@ -229,7 +263,9 @@ def plan_addition(schedule: Schedule, search: Search) -> PlannedSearch:
         key = json.dumps(varied, sort_keys=True)
         if schedule.search_type == GRID and key in known:
             number, varied, seeds = known[key]
-            planned.new_seeds += [(number, varied, s) for s in schedule.seeds if s not in seeds]
+            planned.new_seeds += [
+                (number, varied, s) for s in schedule.seeds if s not in seeds
+            ]
             continue
         planned.new_experiments.append((next_num, varied))
         next_num += 1
@@ -243,8 +279,12 @@ def name_planned(plan: Plan) -> None:
     new = [search for search in plan.searches if search.existing is None]
     for offset, search in enumerate(new):
         search.name = storage_name(
-            f"{prefix}{start + offset}", plan.git_hashes, search.alg_name,
-            search.task_name, plan.schedule.search_type, plan.desc,
+            f"{prefix}{start + offset}",
+            plan.git_hashes,
+            search.alg_name,
+            search.task_name,
+            plan.schedule.search_type,
+            plan.desc,
         )
     plan.prefix = prefix
 
@@ -258,21 +298,30 @@ def write_run(seed_dir: Path, config: dict, config_unique: dict) -> None:
     os.close(os.open(seed_dir / UNHATCHED, os.O_CREAT | os.O_WRONLY, 0o644))
 
 
-def build_experiment(plan: Plan, search: PlannedSearch, experiment_dir: Path,
-                     varied: dict, seeds) -> None:
+def build_experiment(
+    plan: Plan, search: PlannedSearch, experiment_dir: Path, varied: dict, seeds
+) -> None:
     os.mkdir(experiment_dir)
     for seed in seeds:
         write_seed(plan, search, experiment_dir / f"seed{seed}", varied, seed)
 
 
-def write_seed(plan: Plan, search: PlannedSearch, seed_dir: Path, varied: dict, seed: int):
-    reserved = {"alg_name": search.alg_name, "task_name": search.task_name, "seed": seed}
+def write_seed(
+    plan: Plan, search: PlannedSearch, seed_dir: Path, varied: dict, seed: int
+):
+    reserved = {
+        "alg_name": search.alg_name,
+        "task_name": search.task_name,
+        "seed": seed,
+    }
     config = {**plan.base_config, **varied, **reserved, "desc": plan.desc}
     write_run(seed_dir, config, {**reserved, **varied})
 
 
 def search_meta(plan: Plan, search: PlannedSearch, ident: str) -> dict:
-    varied_keys = sorted({key for _, varied in search.new_experiments for key in varied})
+    varied_keys = sorted(
+        {key for _, varied in search.new_experiments for key in varied}
+    )
     return {
         "format": META_FORMAT,
         "id": ident,
@@ -323,10 +372,14 @@ def plot_samples(samples: dict, png: Path) -> None:
     keys = sorted({key for varied in samples.values() for key in varied})
     if not keys:
         return
-    figure, axes = plt.subplots(len(keys), 1, figsize=(7, 1.8 * len(keys)), squeeze=False)
+    figure, axes = plt.subplots(
+        len(keys), 1, figsize=(7, 1.8 * len(keys)), squeeze=False
+    )
     for ax, key in zip(axes[:, 0], keys):
         values = [varied.get(key) for varied in samples.values()]
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        numeric = all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+        )
         if numeric:
             ax.plot(range(1, len(values) + 1), values, "o", markersize=3)
             positive = all(v > 0 for v in values)
@@ -364,7 +417,9 @@ def execute_plan(plan: Plan) -> list[Search]:
             shutil.rmtree(path, ignore_errors=True)
             created = _ID.match(path.name) if path.parent == root.path else None
             if created:
-                shutil.rmtree(root.admin_dir / "ids" / created.group(1), ignore_errors=True)
+                shutil.rmtree(
+                    root.admin_dir / "ids" / created.group(1), ignore_errors=True
+                )
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -374,12 +429,19 @@ def execute_plan(plan: Plan) -> list[Search]:
 
 
 def create_search(plan: Plan, search: PlannedSearch) -> Path:
-    with new_storage_dir(plan.root, plan.git_hashes, search.alg_name, search.task_name,
-                         plan.schedule.search_type, plan.desc) as (ident, built):
+    with new_storage_dir(
+        plan.root,
+        plan.git_hashes,
+        search.alg_name,
+        search.task_name,
+        plan.schedule.search_type,
+        plan.desc,
+    ) as (ident, built):
         search.name = built.name
         for number, varied in search.new_experiments:
-            build_experiment(plan, search, built / f"experiment{number}", varied,
-                             search.seeds)
+            build_experiment(
+                plan, search, built / f"experiment{number}", varied, search.seeds
+            )
         write_variations(plan, search, built)
         write_json_atomic(built / SEARCH_META, search_meta(plan, search, ident))
     logger.info("created %s", search.name)

@@ -50,7 +50,14 @@ class RunProgress:
         if not force and now - self._written < self.min_interval:
             return
         self._written = now
-        write_json_atomic(self.path, {
-            "n": self.n, "total": self.total, "desc": self.desc,
-            "postfix": {k: str(v) for k, v in self.postfix.items()}, "time": time.time(),
-        }, indent=None)
+        write_json_atomic(
+            self.path,
+            {
+                "n": self.n,
+                "total": self.total,
+                "desc": self.desc,
+                "postfix": {k: str(v) for k, v in self.postfix.items()},
+                "time": time.time(),
+            },
+            indent=None,
+        )

@@ -49,7 +49,9 @@ def check_main_file(project_dir: Path) -> Path:
         for alias in node.names
     }
     if "main" not in defined:
-        raise ProjectError(f"{main_file}: defines no main(config, dir_tree, logger, pbar)")
+        raise ProjectError(
+            f"{main_file}: defines no main(config, dir_tree, logger, pbar)"
+        )
     if not defined & set(ARGS_FUNCTIONS):
         raise ProjectError(
             f"{main_file}: defines neither get_main_args(overwritten_cmd_line) "
@@ -90,7 +92,9 @@ def default_args(function, source: Path) -> argparse.Namespace:
             "empty command line"
         ) from None
     if not isinstance(namespace, argparse.Namespace):
-        raise ProjectError(f"{source}: {function.__name__}() must return an argparse.Namespace")
+        raise ProjectError(
+            f"{source}: {function.__name__}() must return an argparse.Namespace"
+        )
     return namespace
 
 
@@ -112,8 +116,10 @@ class Project:
     @cached_property
     def main_takes_pbar(self) -> bool:
         parameters = inspect.signature(self.module.main).parameters
-        return "pbar" in parameters or len(parameters) >= 4 or any(
-            p.kind is p.VAR_POSITIONAL for p in parameters.values()
+        return (
+            "pbar" in parameters
+            or len(parameters) >= 4
+            or any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
         )
 
     def run_main(self, config, dir_tree, run_logger, pbar) -> None:
@@ -151,7 +157,9 @@ def git_hash(path: Path) -> str:
     try:
         result = subprocess.run(
             ["git", "-C", str(path), "rev-parse", "--short=7", "HEAD"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return "nogit"

@@ -47,8 +47,12 @@ class Recorder:
     app and `alfred summarize` see a running run's curves before `save` is called.
     """
 
-    def __init__(self, metrics_to_record, stream_to: Path | str | None = None,
-                 name: str = "train"):
+    def __init__(
+        self,
+        metrics_to_record,
+        stream_to: Path | str | None = None,
+        name: str = "train",
+    ):
         self.tape = {metric: [] for metric in metrics_to_record}
         if stream_to is None and os.environ.get("ALFRED_SEED_DIR"):
             stream_to = stream_path(Path(os.environ["ALFRED_SEED_DIR"]), name)

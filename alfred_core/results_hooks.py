@@ -39,22 +39,34 @@ def after_search_done(search: Search) -> bool:
     try:
         files = export_figures(search)
     except Exception as error:
-        write_json_atomic(search.path / FAILED, {
-            "host": HOST, "pid": os.getpid(), "time": time.time(),
-            "error": f"{type(error).__name__}: {error}",
-            "traceback": traceback.format_exc(),
-        })
-        logger.warning("%s: summary failed (%s); see %s", search.name, error,
-                       search.path / FAILED)
+        write_json_atomic(
+            search.path / FAILED,
+            {
+                "host": HOST,
+                "pid": os.getpid(),
+                "time": time.time(),
+                "error": f"{type(error).__name__}: {error}",
+                "traceback": traceback.format_exc(),
+            },
+        )
+        logger.warning(
+            "%s: summary failed (%s); see %s", search.name, error, search.path / FAILED
+        )
         return False
     finally:
         (search.path / ONGOING).unlink(missing_ok=True)
 
-    write_json_atomic(search.path / DONE, {
-        "host": HOST, "pid": os.getpid(), "time": time.time(),
-        "seconds": round(time.time() - started, 2), "runs": run_count,
-        "files": [str(path.relative_to(search.path)) for path in files],
-    })
+    write_json_atomic(
+        search.path / DONE,
+        {
+            "host": HOST,
+            "pid": os.getpid(),
+            "time": time.time(),
+            "seconds": round(time.time() - started, 2),
+            "runs": run_count,
+            "files": [str(path.relative_to(search.path)) for path in files],
+        },
+    )
     logger.info("%s: every run completed; plot arrays and summary written", search.name)
     return True
 

@@ -12,7 +12,13 @@ from pathlib import Path
 from types import ModuleType
 
 from alfred_core.errors import AlfredError, ScheduleError
-from alfred_core.project import RESERVED_KEYS, Project, args_function, default_args, import_file
+from alfred_core.project import (
+    RESERVED_KEYS,
+    Project,
+    args_function,
+    default_args,
+    import_file,
+)
 
 GRID = "grid"
 RANDOM = "random"
@@ -66,7 +72,9 @@ def load_schedule(path: Path | str) -> Schedule:
     """Import a schedule file and check its names and types."""
     path = Path(path).expanduser().resolve()
     if not path.is_file():
-        raise ScheduleError(f"{path}: no such schedule file; give the path of a .py file")
+        raise ScheduleError(
+            f"{path}: no such schedule file; give the path of a .py file"
+        )
     match = _NAME.match(path.name)
     if match is None:
         raise ScheduleError(
@@ -108,8 +116,12 @@ def load_schedule(path: Path | str) -> Schedule:
         raise ScheduleError(f"{path}: SEEDS names a seed twice")
 
     schedule = Schedule(
-        path, search_type, list(module.ALG_NAMES), list(module.TASK_NAMES),
-        list(module.SEEDS), module,
+        path,
+        search_type,
+        list(module.ALG_NAMES),
+        list(module.TASK_NAMES),
+        list(module.SEEDS),
+        module,
     )
     if search_type == GRID:
         check_variations(schedule)
@@ -146,7 +158,9 @@ def check_variations(schedule: Schedule) -> None:
             f"{schedule.path}: VARIATIONS names {repeated[0]!r} twice; keep one entry"
         )
     if not isinstance(variations, dict):
-        raise ScheduleError(f"{schedule.path}: VARIATIONS must be a dict of key -> list")
+        raise ScheduleError(
+            f"{schedule.path}: VARIATIONS must be a dict of key -> list"
+        )
     for key, values in variations.items():
         if not isinstance(values, (list, tuple)) or not values:
             raise ScheduleError(

@@ -55,8 +55,13 @@ def slurm_dir(root: Root) -> Path:
 def run_slurm(command: list[str], timeout: float = COMMAND_TIMEOUT) -> str:
     """Run a Slurm client command (no shell); its stdout, or a SlurmError in one line."""
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                                stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except FileNotFoundError:
         raise SlurmError(
             f"{command[0]}: not found; run alfred where Slurm's client commands are "
@@ -122,11 +127,21 @@ def job_name(searches: list[Search]) -> str:
     return name if len(searches) == 1 else f"{name}+{len(searches) - 1}"
 
 
-def batch_script(root: Root, searches: list[Search], launch_id: str,
-                 options: SlurmOptions) -> str:
+def batch_script(
+    root: Root, searches: list[Search], launch_id: str, options: SlurmOptions
+) -> str:
     """A shell script that becomes one worker (the array task's index is its index)."""
-    worker = [sys.executable, "-m", "alfred_core.slurm", "--root", str(root.path),
-              "--launcher", launch_id, "--grace", str(options.grace)]
+    worker = [
+        sys.executable,
+        "-m",
+        "alfred_core.slurm",
+        "--root",
+        str(root.path),
+        "--launcher",
+        launch_id,
+        "--grace",
+        str(options.grace),
+    ]
     for search in searches:
         worker += ["--search", search.name]
     if options.runs_per_worker is not None:
@@ -135,18 +150,28 @@ def batch_script(root: Root, searches: list[Search], launch_id: str,
     return (
         "#!/bin/sh\n"
         f"# alfred launch {launch_id}: one worker per array task\n"
-        f"exec {command} --index \"${{SLURM_ARRAY_TASK_ID:-0}}\"\n"
+        f'exec {command} --index "${{SLURM_ARRAY_TASK_ID:-0}}"\n'
     )
 
 
-def sbatch_command(script: Path, name: str, log_pattern: str,
-                   options: SlurmOptions) -> list[str]:
-    command = ["sbatch", "--parsable", f"--job-name={name}",
-               f"--array=0-{options.workers - 1}", f"--output={log_pattern}",
-               f"--signal=B:USR1@{signal_lead(options)}"]
-    for flag, value in (("--partition", options.partition), ("--time", options.time),
-                        ("--gres", options.gres), ("--mem", options.mem),
-                        ("--cpus-per-task", options.cpus_per_task)):
+def sbatch_command(
+    script: Path, name: str, log_pattern: str, options: SlurmOptions
+) -> list[str]:
+    command = [
+        "sbatch",
+        "--parsable",
+        f"--job-name={name}",
+        f"--array=0-{options.workers - 1}",
+        f"--output={log_pattern}",
+        f"--signal=B:USR1@{signal_lead(options)}",
+    ]
+    for flag, value in (
+        ("--partition", options.partition),
+        ("--time", options.time),
+        ("--gres", options.gres),
+        ("--mem", options.mem),
+        ("--cpus-per-task", options.cpus_per_task),
+    ):
         if value is not None:
             command.append(f"{flag}={value}")
     return [*command, *options.sbatch_args, str(script)]
@@ -173,8 +198,10 @@ def submit(root: Root, searches: list[Search], options: SlurmOptions) -> Submiss
     log_pattern = str(folder / f"{launch_id}-%A_%a.log")
     name = job_name(searches)
     command = sbatch_command(script, name, log_pattern, options)
-    script.write_text(batch_script(root, searches, launch_id, options)
-                      + f"# submitted with: {shlex.join(command)}\n")
+    script.write_text(
+        batch_script(root, searches, launch_id, options)
+        + f"# submitted with: {shlex.join(command)}\n"
+    )
 
     try:
         output = run_slurm(command)
@@ -187,16 +214,31 @@ def submit(root: Root, searches: list[Search], options: SlurmOptions) -> Submiss
 
     record_path = launchers_dir(root) / f"{launch_id}.json"
     record_path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(record_path, {
-        "id": launch_id, "executor": "slurm", "host": flags.HOST, "started": time.time(),
-        "searches": [search.name for search in searches], "workers": options.workers,
-        "gpus": options.gres, "job_id": job_id, "job_name": name,
-        "log": log_pattern.replace("%A", job_id), "script": str(script),
-    })
-    logger.debug("launch %s: Slurm job array %s of %d workers", launch_id, job_id,
-                options.workers)
-    return Submission(launch_id, job_id, script, log_pattern.replace("%A", job_id),
-                      record_path)
+    write_json_atomic(
+        record_path,
+        {
+            "id": launch_id,
+            "executor": "slurm",
+            "host": flags.HOST,
+            "started": time.time(),
+            "searches": [search.name for search in searches],
+            "workers": options.workers,
+            "gpus": options.gres,
+            "job_id": job_id,
+            "job_name": name,
+            "log": log_pattern.replace("%A", job_id),
+            "script": str(script),
+        },
+    )
+    logger.debug(
+        "launch %s: Slurm job array %s of %d workers",
+        launch_id,
+        job_id,
+        options.workers,
+    )
+    return Submission(
+        launch_id, job_id, script, log_pattern.replace("%A", job_id), record_path
+    )
 
 
 @dataclass
@@ -211,10 +253,12 @@ class QueueSnapshot:
         """A launcher's `slurm` entry: its tasks by state, with counts."""
         states = self.tasks.get(str(job_id), {})
         return {
-            "job_id": str(job_id), "tasks": states,
+            "job_id": str(job_id),
+            "tasks": states,
             "running": len(states.get("RUNNING", [])),
             "pending": len(states.get("PENDING", [])),
-            "error": self.error, "checked": self.time,
+            "error": self.error,
+            "checked": self.time,
         }
 
 
@@ -238,8 +282,12 @@ class SlurmQueue:
     Slurm does not answer, and drops back to `min_interval` when something moves.
     """
 
-    def __init__(self, min_interval: float = 2.0, max_interval: float = 30.0,
-                 timeout: float = COMMAND_TIMEOUT):
+    def __init__(
+        self,
+        min_interval: float = 2.0,
+        max_interval: float = 30.0,
+        timeout: float = COMMAND_TIMEOUT,
+    ):
         self.min_interval = min_interval
         self.max_interval = max_interval
         self.timeout = timeout
@@ -266,8 +314,10 @@ class SlurmQueue:
         previous = self._snapshot
         self.calls += 1
         try:
-            output = run_slurm(["squeue", "-h", "-r", "-j", ",".join(sorted(asked)),
-                                "-o", "%F|%K|%T"], self.timeout)
+            output = run_slurm(
+                ["squeue", "-h", "-r", "-j", ",".join(sorted(asked)), "-o", "%F|%K|%T"],
+                self.timeout,
+            )
             snapshot = QueueSnapshot(parse_squeue(output), None, time.time())
         except SlurmError as error:
             if "Invalid job id" in str(error):
@@ -276,8 +326,9 @@ class SlurmQueue:
                 logger.info("%s", error)
                 snapshot = QueueSnapshot({}, str(error), time.time())
 
-        moved = (previous is None or previous.tasks != snapshot.tasks
-                 or asked != self._asked)
+        moved = (
+            previous is None or previous.tasks != snapshot.tasks or asked != self._asked
+        )
         if moved and snapshot.error is None:
             self.interval = self.min_interval
         else:
@@ -293,8 +344,9 @@ QUEUE = SlurmQueue()
 def live_slurm_launches(records: list[tuple[Path, dict]]) -> list[dict]:
     """The Slurm launch records whose job is still queued or running, with their
     `slurm` entry; records of finished jobs are removed (kept when Slurm is silent)."""
-    records = [(path, info) for path, info in records
-               if str(info.get("job_id", "")).isdigit()]  # a hand-edited record is skipped
+    records = [
+        (path, info) for path, info in records if str(info.get("job_id", "")).isdigit()
+    ]  # a hand-edited record is skipped
     snapshot = QUEUE.snapshot(info["job_id"] for _, info in records)
     alive = []
     for path, info in records:
@@ -310,8 +362,12 @@ def live_slurm_launches(records: list[tuple[Path, dict]]) -> list[dict]:
     return alive
 
 
-def cancel(job_id: str, pending_only: bool = False, signal_name: str | None = None,
-           batch_only: bool = False) -> None:
+def cancel(
+    job_id: str,
+    pending_only: bool = False,
+    signal_name: str | None = None,
+    batch_only: bool = False,
+) -> None:
     """`scancel` a job array: all its tasks, only the pending ones, or a signal."""
     command = ["scancel"]
     if pending_only:

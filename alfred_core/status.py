@@ -75,8 +75,11 @@ def search_counts(search: Search) -> Counter:
 def search_entry(search: Search, counts: Counter) -> dict:
     info = search.info
     return {
-        "name": search.name, "alg_name": info.alg_name, "task_name": info.task_name,
-        "search_type": info.search_type, "desc": info.desc,
+        "name": search.name,
+        "alg_name": info.alg_name,
+        "task_name": info.task_name,
+        "search_type": info.search_type,
+        "desc": info.desc,
         "total": sum(counts.values()),
         "counts": {state.value: counts[state] for state in State},
     }
@@ -85,12 +88,17 @@ def search_entry(search: Search, counts: Counter) -> dict:
 def run_entry(status: flags.RunStatus) -> dict:
     info = status.info
     return {
-        "path": str(status.run.path), "search": status.run.storage_dir.name,
-        "experiment": status.run.experiment_num, "seed": status.run.seed,
-        "state": status.state.value, "owner": info.get("owner"),
-        "started": info.get("started"), "ended": info.get("ended"),
+        "path": str(status.run.path),
+        "search": status.run.storage_dir.name,
+        "experiment": status.run.experiment_num,
+        "seed": status.run.seed,
+        "state": status.state.value,
+        "owner": info.get("owner"),
+        "started": info.get("started"),
+        "ended": info.get("ended"),
         "heartbeat": status.flag_mtime if status.flag == flags.OPENED else None,
-        "error": info.get("error") or info.get("text"), "killed_by": info.get("killed_by"),
+        "error": info.get("error") or info.get("text"),
+        "killed_by": info.get("killed_by"),
         "slurm_job": slurm_job(info.get("owner")),
     }
 
@@ -107,8 +115,11 @@ def status_document(root: Root, names: list[str] | None = None) -> dict:
     """The whole status of a root, or of the searches named with their runs."""
     searches = [root.search(name) for name in names] if names else root.searches()
     document = {
-        "format": FORMAT, "root": str(root.path), "time": time.time(),
-        "launchers": live_launchers(root), "searches": [],
+        "format": FORMAT,
+        "root": str(root.path),
+        "time": time.time(),
+        "launchers": live_launchers(root),
+        "searches": [],
     }
     if names:
         document["runs"] = []
@@ -124,8 +135,14 @@ def status_document(root: Root, names: list[str] | None = None) -> dict:
     return document
 
 
-COLUMNS = (("UNHATCHED", "ready"), ("RUNNING", "running"), ("LOST", "lost"),
-           ("COMPLETED", "done"), ("CRASH", "crash"), ("KILLED", "killed"))
+COLUMNS = (
+    ("UNHATCHED", "ready"),
+    ("RUNNING", "running"),
+    ("LOST", "lost"),
+    ("COMPLETED", "done"),
+    ("CRASH", "crash"),
+    ("KILLED", "killed"),
+)
 
 
 def format_status(document: dict) -> str:
@@ -140,7 +157,9 @@ def format_status(document: dict) -> str:
         cells = " ".join(f"{counts[state]:>7}" for state, _ in COLUMNS)
         lines.append(f"{name:<60} {cells}")
         if counts.get("NOFLAG"):
-            lines.append(f"    {counts['NOFLAG']} runs without a flag (`alfred clean` requeues them)")
+            lines.append(
+                f"    {counts['NOFLAG']} runs without a flag (`alfred clean` requeues them)"
+            )
     if not document["searches"]:
         lines.append("(no search in this root)")
 
@@ -149,7 +168,9 @@ def format_status(document: dict) -> str:
         where = f"{owner.get('host')}:{owner.get('pid')}" if owner else ""
         if run.get("slurm_job") and run["state"] in ("RUNNING", "LOST"):
             where += f" slurm {run['slurm_job']}"
-        detail = run["error"] or (f"killed by {run['killed_by']}" if run["killed_by"] else "")
+        detail = run["error"] or (
+            f"killed by {run['killed_by']}" if run["killed_by"] else ""
+        )
         lines.append(
             f"  {run['search'][:40]}/experiment{run['experiment']}/seed{run['seed']}: "
             f"{run['state']} {where} {(detail or '').splitlines()[0] if detail else ''}".rstrip()
@@ -172,15 +193,21 @@ def describe_slurm(job: dict) -> str:
     if job.get("error"):
         return f"Slurm job {job['job_id']}: state unknown ({job['error']})"
     pending = job["tasks"].get("PENDING", [])
-    text = (f"Slurm job {job['job_id']}: {job['running']} tasks running, "
-            f"{len(pending)} pending")
+    text = (
+        f"Slurm job {job['job_id']}: {job['running']} tasks running, "
+        f"{len(pending)} pending"
+    )
     if pending:
         text += f" ({', '.join(pending[:8])}{', ...' if len(pending) > 8 else ''})"
-    others = {state: ids for state, ids in job["tasks"].items()
-              if state not in ("RUNNING", "PENDING")}
+    others = {
+        state: ids
+        for state, ids in job["tasks"].items()
+        if state not in ("RUNNING", "PENDING")
+    }
     if others:
-        text += ", " + ", ".join(f"{len(ids)} {state.lower()}"
-                                 for state, ids in others.items())
+        text += ", " + ", ".join(
+            f"{len(ids)} {state.lower()}" for state, ids in others.items()
+        )
     return text
 
 
@@ -210,7 +237,9 @@ def scan_experiment(experiment_dir, now: float, times: bool = True) -> list[tupl
             continue
         flag = flags.flag_of(names)
         if flag is None or flag == flags.UNHATCHED:
-            found.append((path, State.NOFLAG if flag is None else State.UNHATCHED, None))
+            found.append(
+                (path, State.NOFLAG if flag is None else State.UNHATCHED, None)
+            )
         elif flag == flags.OPENED:
             status = run_status(RunDir(path), set(names), now)
             found.append((path, status.state, status.flag_mtime))

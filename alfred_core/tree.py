@@ -37,7 +37,13 @@ def numbered(name: str, prefix: str) -> int | None:
 
 def check_storage_name(name: str) -> str:
     """Refuse a storage name that could escape the root."""
-    if not name or "/" in name or os.sep in name or ".." in name or name.startswith("."):
+    if (
+        not name
+        or "/" in name
+        or os.sep in name
+        or ".." in name
+        or name.startswith(".")
+    ):
         raise TreeError(
             f"{name!r}: a storage name is one folder name of the root, without '/' "
             "or '..'; pass the name as `alfred status` lists it"
@@ -203,7 +209,9 @@ class Search:
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as error:
-            logger.warning("%s is unreadable (%s); using the folder name", self.meta_path, error)
+            logger.warning(
+                "%s is unreadable (%s); using the folder name", self.meta_path, error
+            )
             return {}
 
     @cached_property
@@ -243,7 +251,9 @@ class Search:
         return runs
 
     def next_experiment_num(self) -> int:
-        numbers = [numbered(path.name, EXPERIMENT_PREFIX) for path in self.experiment_dirs()]
+        numbers = [
+            numbered(path.name, EXPERIMENT_PREFIX) for path in self.experiment_dirs()
+        ]
         return max(numbers, default=0) + 1
 
 
@@ -271,7 +281,9 @@ class Root:
     """The folder that holds every search."""
 
     def __init__(self, path: Path | str | None = None, must_exist: bool = True):
-        self.path = Path(path if path is not None else DEFAULT_ROOT).expanduser().absolute()
+        self.path = (
+            Path(path if path is not None else DEFAULT_ROOT).expanduser().absolute()
+        )
         if must_exist and not self.path.is_dir():
             raise TreeError(
                 f"{self.path}: the root does not exist; pass --root DIR of an existing "
@@ -316,13 +328,17 @@ class Root:
         candidate = Path(target).expanduser()
         if not candidate.is_absolute():
             in_root = self.path / candidate
-            candidate = in_root if in_root.exists() or not candidate.exists() else candidate
+            candidate = (
+                in_root if in_root.exists() or not candidate.exists() else candidate
+            )
         resolved = candidate.resolve()
         root = self.path.resolve()
         if resolved != root and root not in resolved.parents:
             raise TreeError(f"{target}: is outside the root {self.path}; pass --root")
         if not resolved.exists():
-            raise TreeError(f"{target}: no such search, experiment or run in {self.path}")
+            raise TreeError(
+                f"{target}: no such search, experiment or run in {self.path}"
+            )
         return resolved
 
     def runs_under(self, target: Path) -> list[RunDir]:

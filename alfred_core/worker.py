@@ -167,9 +167,16 @@ class ExitWaiter:
 class Worker:
     """Claims and executes runs of some searches until none is left."""
 
-    def __init__(self, root: Root, search_names: list[str], index: int = 0,
-                 launcher: str | None = None, max_runs: int | None = None,
-                 gpu: str | None = None, grace: float = 5.0):
+    def __init__(
+        self,
+        root: Root,
+        search_names: list[str],
+        index: int = 0,
+        launcher: str | None = None,
+        max_runs: int | None = None,
+        gpu: str | None = None,
+        grace: float = 5.0,
+    ):
         self.root = root
         self.searches = [root.search(name) for name in search_names]
         self.searches_by_path = {search.path: search for search in self.searches}
@@ -204,7 +211,9 @@ class Worker:
             )
         self.project = load_project(project_dirs.pop())
         self.project.main_takes_pbar  # worked out once, before any fork
-        previous = {signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS}
+        previous = {
+            signum: signal.signal(signum, self._on_signal) for signum in STOP_SIGNALS
+        }
         try:
             return self._claim_and_execute()
         finally:
@@ -216,7 +225,9 @@ class Worker:
         queue: deque[RunDir] = deque(pending_runs(self.searches))
         rescanned = False
         done = 0
-        while self.stop_signal is None and (self.max_runs is None or done < self.max_runs):
+        while self.stop_signal is None and (
+            self.max_runs is None or done < self.max_runs
+        ):
             if not queue:
                 if rescanned:
                     break
@@ -244,7 +255,9 @@ class Worker:
                 os._exit(1)
             self._run_in_child(run)  # never returns
 
-        flags.append_record(run.flag_path(flags.OPENED), {"owner": {**owner, "run_pid": pid}})
+        flags.append_record(
+            run.flag_path(flags.OPENED), {"owner": {**owner, "run_pid": pid}}
+        )
         ending, status = self._watch(run, pid)
         outcome = self._conclude(run, ending, status, started)
         self.executed.append((str(run.path), outcome))
@@ -257,7 +270,9 @@ class Worker:
         try:
             while not waiter.wait(POLL_SECONDS):
                 if self.stop_signal is not None:
-                    return "interrupted", self._reap(pid, terminate_tree(pid, self.grace))
+                    return "interrupted", self._reap(
+                        pid, terminate_tree(pid, self.grace)
+                    )
                 if os.path.exists(run.kill_request_path):
                     return "killed", self._reap(pid, terminate_tree(pid, self.grace))
                 if time.monotonic() - last_beat >= flags.HEARTBEAT_INTERVAL:
@@ -285,9 +300,14 @@ class Worker:
 
         if ending == "killed":
             request = flags.read_flag_info(run.kill_request_path)
-            flags.finish(run, flags.KILLED, {
-                "killed_by": request.get("by", "a kill request"), "duration": duration,
-            })
+            flags.finish(
+                run,
+                flags.KILLED,
+                {
+                    "killed_by": request.get("by", "a kill request"),
+                    "duration": duration,
+                },
+            )
             logger.info("%s: killed", run.name)
             return flags.KILLED
 
@@ -301,7 +321,9 @@ class Worker:
             crash.update(read_json(run.result_path))
             os.unlink(run.result_path)
         except (FileNotFoundError, ValueError):
-            crash.setdefault("error", f"the run's process exited with code {crash.get('exit_code')}")
+            crash.setdefault(
+                "error", f"the run's process exited with code {crash.get('exit_code')}"
+            )
         flags.finish(run, flags.CRASH, crash)
         logger.warning("%s: CRASH (%s)", run.name, crash["error"])
         return flags.CRASH
@@ -319,7 +341,9 @@ class Worker:
 
             info = self.searches_by_path[run.storage_dir].info
             dir_tree = DirectoryTree.init_from_seed_path(run.path, info=info)
-            self.project.run_main(config, dir_tree, run_logger, RunProgress(run.progress_path))
+            self.project.run_main(
+                config, dir_tree, run_logger, RunProgress(run.progress_path)
+            )
             code = 0
         except SystemExit as error:
             code = 0 if error.code in (None, 0) else 1
@@ -363,7 +387,9 @@ def load_run_config(run: RunDir) -> argparse.Namespace:
     try:
         config = read_json(run.config_path)
     except FileNotFoundError:
-        raise RuntimeError(f"{run.config_path}: missing; re-prepare this search") from None
+        raise RuntimeError(
+            f"{run.config_path}: missing; re-prepare this search"
+        ) from None
     except ValueError as error:
         raise RuntimeError(
             f"{run.config_path}: not valid JSON ({error}); fix the file, then "
@@ -397,11 +423,20 @@ def main(argv=None) -> int:
         die_with_parent()
         if os.getppid() != args.parent:
             return 1
-    logging.basicConfig(level=os.environ.get("ALFRED_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s worker %(process)d %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("ALFRED_LOG_LEVEL", "INFO"),
+        format="%(asctime)s worker %(process)d %(levelname)s %(message)s",
+    )
     try:
-        worker = Worker(Root(args.root), args.search, args.index, args.launcher,
-                        args.max_runs, args.gpu, args.grace)
+        worker = Worker(
+            Root(args.root),
+            args.search,
+            args.index,
+            args.launcher,
+            args.max_runs,
+            args.gpu,
+            args.grace,
+        )
         done = worker.serve()
     except AlfredError as error:
         print(f"alfred: error: {error}", file=sys.stderr)

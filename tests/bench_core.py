@@ -23,7 +23,7 @@ from pathlib import Path
 
 from alfred_core.flags import read_flag_info
 
-MAIN = '''
+MAIN = """
 import argparse
 import time
 
@@ -45,7 +45,7 @@ def main(config, dir_tree, logger, pbar):
         end = time.process_time() + config.burn
         while time.process_time() < end:
             pass
-'''
+"""
 
 
 def make_project(folder: Path, runs: int, burn: float = 0.0, seeds: int = 1) -> Path:
@@ -62,17 +62,31 @@ def make_project(folder: Path, runs: int, burn: float = 0.0, seeds: int = 1) -> 
 
 def alfred(*args, cwd=None) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "alfred_core.cli", *map(str, args)], cwd=cwd,
-                   check=True, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                   env={**os.environ, "ALFRED_AUTO_SUMMARY": "0"})
+    subprocess.run(
+        [sys.executable, "-m", "alfred_core.cli", *map(str, args)],
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "ALFRED_AUTO_SUMMARY": "0"},
+    )
     return time.perf_counter() - started
 
 
 def prepared(work: Path, runs: int, burn: float = 0.0, seeds: int = 1) -> Path:
     folder = Path(tempfile.mkdtemp(dir=work))
     schedule = make_project(folder / "project", runs, burn, seeds)
-    alfred("prepare", schedule, "--desc", "b", "--root", folder / "storage",
-           "--project", folder / "project", "--yes")
+    alfred(
+        "prepare",
+        schedule,
+        "--desc",
+        "b",
+        "--root",
+        folder / "storage",
+        "--project",
+        folder / "project",
+        "--yes",
+    )
     return folder / "storage"
 
 
@@ -95,8 +109,10 @@ def bench_overhead(work: Path, sizes) -> None:
             wall = alfred("launch", "--root", root, "-p", workers)
             span, done = run_span(root)
             assert done == runs, (done, runs)
-            print(f"{runs:>7} {workers:>3} {1000 * span * workers / runs:>8.2f} "
-                  f"{1000 * wall * workers / runs:>14.2f}")
+            print(
+                f"{runs:>7} {workers:>3} {1000 * span * workers / runs:>8.2f} "
+                f"{1000 * wall * workers / runs:>14.2f}"
+            )
             shutil.rmtree(root.parent)
 
 
@@ -110,15 +126,20 @@ def bench_floors() -> None:
         "    os.waitpid(pid, 0); samples.append(time.perf_counter() - t)\n"
         "print(statistics.median(samples))\n"
     )
-    fork = float(subprocess.run([sys.executable, "-c", code], capture_output=True,
-                                text=True, check=True).stdout)
+    fork = float(
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+    )
     starts = []
     for _ in range(15):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "pass"], check=True)
         starts.append(time.perf_counter() - started)
-    print("floors: bare fork of a warm worker (numpy imported) "
-          f"{1000 * fork:.2f} ms; `python -c pass` {1000 * statistics.median(starts):.1f} ms")
+    print(
+        "floors: bare fork of a warm worker (numpy imported) "
+        f"{1000 * fork:.2f} ms; `python -c pass` {1000 * statistics.median(starts):.1f} ms"
+    )
 
 
 def bench_speedup(work: Path) -> None:
@@ -127,20 +148,38 @@ def bench_speedup(work: Path) -> None:
         root = prepared(work, 150, burn=0.02)
         times[workers] = alfred("launch", "--root", root, "-p", workers)
         shutil.rmtree(root.parent)
-    print(f"\nlaunch: 150 runs burning 20 ms of CPU each: -p 1 {times[1]:.2f} s, "
-          f"-p 2 {times[2]:.2f} s, speed-up {times[1] / times[2]:.2f}x")
+    print(
+        f"\nlaunch: 150 runs burning 20 ms of CPU each: -p 1 {times[1]:.2f} s, "
+        f"-p 2 {times[2]:.2f} s, speed-up {times[1] / times[2]:.2f}x"
+    )
 
 
 def bench_prepare(work: Path, runs: int) -> None:
     folder = Path(tempfile.mkdtemp(dir=work))
     schedule = make_project(folder / "project", runs, seeds=3)
-    ours = alfred("prepare", schedule, "--desc", "b", "--root", folder / "storage",
-                  "--project", folder / "project", "--yes")
+    ours = alfred(
+        "prepare",
+        schedule,
+        "--desc",
+        "b",
+        "--root",
+        folder / "storage",
+        "--project",
+        folder / "project",
+        "--yes",
+    )
 
-    source = next(p for p in (folder / "storage").iterdir() if not p.name.startswith("."))
-    contents = [(run.relative_to(source),
-                 (run / "config.json").read_text(), (run / "config_unique.json").read_text())
-                for run in source.glob("experiment*/seed*")]
+    source = next(
+        p for p in (folder / "storage").iterdir() if not p.name.startswith(".")
+    )
+    contents = [
+        (
+            run.relative_to(source),
+            (run / "config.json").read_text(),
+            (run / "config_unique.json").read_text(),
+        )
+        for run in source.glob("experiment*/seed*")
+    ]
     plain_root = folder / "plain"
     started = time.perf_counter()
     made = set()
@@ -154,8 +193,10 @@ def bench_prepare(work: Path, runs: int) -> None:
         (run / "config_unique.json").write_text(unique)
         (run / "UNHATCHED").touch()
     plain = time.perf_counter() - started
-    print(f"\nprepare {len(contents)} runs: alfred {ours:.2f} s (with interpreter start), "
-          f"plain loop {plain:.2f} s, ratio {ours / plain:.2f}")
+    print(
+        f"\nprepare {len(contents)} runs: alfred {ours:.2f} s (with interpreter start), "
+        f"plain loop {plain:.2f} s, ratio {ours / plain:.2f}"
+    )
     shutil.rmtree(folder)
 
 
@@ -165,6 +206,7 @@ def bench_status(work: Path, runs: int) -> None:
     started = time.perf_counter()
     from alfred_core.status import search_counts
     from alfred_core.tree import Root
+
     in_process = []
     for _ in range(3):
         started = time.perf_counter()
@@ -187,11 +229,13 @@ def bench_status(work: Path, runs: int) -> None:
                     seen += 1
         walks.append(time.perf_counter() - started)
     walk = statistics.median(walks)
-    print(f"\nstatus of {seen} runs: `alfred status` {statistics.median(status_times):.2f} s "
-          f"(with interpreter start), counting in process "
-          f"{statistics.median(in_process):.2f} s; scandir walk + one stat a run "
-          f"{walk:.2f} s; ratio {statistics.median(in_process) / walk:.2f} "
-          f"(command {statistics.median(status_times) / walk:.2f})")
+    print(
+        f"\nstatus of {seen} runs: `alfred status` {statistics.median(status_times):.2f} s "
+        f"(with interpreter start), counting in process "
+        f"{statistics.median(in_process):.2f} s; scandir walk + one stat a run "
+        f"{walk:.2f} s; ratio {statistics.median(in_process) / walk:.2f} "
+        f"(command {statistics.median(status_times) / walk:.2f})"
+    )
     shutil.rmtree(root.parent)
 
 

@@ -26,8 +26,11 @@ import numpy as np
 from alfred_core import flags
 from alfred_core.results.synthetic import grid_experiments, write_search
 
-VARIATIONS = {"lr": [0.001, 0.003, 0.01, 0.03], "units": [16, 32, 64, 128, 256],
-              "dropout": [round(0.05 * n, 2) for n in range(10)]}
+VARIATIONS = {
+    "lr": [0.001, 0.003, 0.01, 0.03],
+    "units": [16, 32, 64, 128, 256],
+    "dropout": [round(0.05 * n, 2) for n in range(10)],
+}
 SEEDS = [1, 2, 3, 4, 5]
 POINTS = 500
 TARGETS = {"plot-arrays": 20.0, "summarize": 10.0}
@@ -47,7 +50,9 @@ def build(root: Path) -> str:
         lines = [
             f'{{"step": {step}, "score": {value:.5f}, "loss": {loss:.5f}, "wallclock": '
             f"{step * 0.1:.1f}}}\n"
-            for step, value, loss in zip(steps.tolist(), values.tolist(), losses.tolist())
+            for step, value, loss in zip(
+                steps.tolist(), values.tolist(), losses.tolist()
+            )
         ]
         run.recorders_dir.mkdir()
         (run.recorders_dir / "train_recorder.jsonl").write_text("".join(lines))
@@ -60,8 +65,11 @@ def timed(command: list[str]) -> tuple[float, float]:
     what the wall clock would be on an idle one)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "alfred_core.cli", *command], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "alfred_core.cli", *command],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -79,19 +87,32 @@ def main() -> None:
         print(f"built {runs} runs x {POINTS} points in {seconds:.1f} s")
 
         figures = {
-            "plot-arrays": timed(["plot-arrays", name, "--root", str(root),
-                                  "--plot", "step,score"]),
-            "summarize": timed(["summarize", name, "--root", str(root),
-                                "--x", "step", "--y", "score"]),
+            "plot-arrays": timed(
+                ["plot-arrays", name, "--root", str(root), "--plot", "step,score"]
+            ),
+            "summarize": timed(
+                ["summarize", name, "--root", str(root), "--x", "step", "--y", "score"]
+            ),
         }
         for command, (wall, cpu) in figures.items():
             verdict = "ok" if wall <= TARGETS[command] else "OVER TARGET"
-            print(f"{command:12s} {wall:6.1f} s wall, {cpu:6.1f} s CPU  "
-                  f"(target {TARGETS[command]:.0f} s) {verdict}")
+            print(
+                f"{command:12s} {wall:6.1f} s wall, {cpu:6.1f} s CPU  "
+                f"(target {TARGETS[command]:.0f} s) {verdict}"
+            )
         print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-        print(json.dumps({"runs": runs, "points": POINTS, **{
-            command: {"wall": round(wall, 2), "cpu": round(cpu, 2)}
-            for command, (wall, cpu) in figures.items()}}))
+        print(
+            json.dumps(
+                {
+                    "runs": runs,
+                    "points": POINTS,
+                    **{
+                        command: {"wall": round(wall, 2), "cpu": round(cpu, 2)}
+                        for command, (wall, cpu) in figures.items()
+                    },
+                }
+            )
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

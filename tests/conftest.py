@@ -16,7 +16,7 @@ from alfred_core.cli import main as alfred_main
 # Launches in tests make no automatic summaries unless a test asks for them.
 os.environ["ALFRED_AUTO_SUMMARY"] = "0"
 
-PROJECT_MAIN = '''
+PROJECT_MAIN = """
 import argparse
 import os
 import time
@@ -62,7 +62,7 @@ def main(config, dir_tree, logger, pbar):
     if config.behaviour == "cuda":
         with open(os.path.join(dir_tree.seed_dir, "cuda.txt"), "w") as f:
             f.write(os.environ.get("CUDA_VISIBLE_DEVICES", "-"))
-'''
+"""
 
 
 def write_project(folder: Path, main_source: str = PROJECT_MAIN) -> Path:
@@ -71,8 +71,14 @@ def write_project(folder: Path, main_source: str = PROJECT_MAIN) -> Path:
     return folder
 
 
-def write_grid(folder: Path, variations: dict, name: str = "grid_schedule_test.py",
-               algs=("alg",), tasks=("task",), seeds=(1, 2)) -> Path:
+def write_grid(
+    folder: Path,
+    variations: dict,
+    name: str = "grid_schedule_test.py",
+    algs=("alg",),
+    tasks=("task",),
+    seeds=(1, 2),
+) -> Path:
     path = folder / "schedules" / name
     path.write_text(
         f"ALG_NAMES = {list(algs)!r}\nTASK_NAMES = {list(tasks)!r}\n"
@@ -91,13 +97,22 @@ def root(tmp_path) -> Path:
     return tmp_path / "storage"
 
 
-def alfred(*args, cwd: Path | None = None, check: bool = True, timeout: float = 120,
-           env: dict | None = None) -> subprocess.CompletedProcess:
+def alfred(
+    *args,
+    cwd: Path | None = None,
+    check: bool = True,
+    timeout: float = 120,
+    env: dict | None = None,
+) -> subprocess.CompletedProcess:
     """Run the real `alfred` command in a subprocess."""
     result = subprocess.run(
         [sys.executable, "-m", "alfred_core.cli", *map(str, args)],
-        cwd=cwd, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
     )
     if check and result.returncode != 0:
         raise AssertionError(
@@ -120,9 +135,22 @@ def counts(root: Path) -> dict[str, dict[str, int]]:
     return {s["name"]: s["counts"] for s in status(root)["searches"]}
 
 
-def prepare_grid(project: Path, root: Path, variations: dict, desc: str = "t",
-                 **grid) -> list[str]:
+def prepare_grid(
+    project: Path, root: Path, variations: dict, desc: str = "t", **grid
+) -> list[str]:
     schedule = write_grid(project, variations, **grid)
-    assert alfred_inline("prepare", schedule, "--desc", desc, "--root", root,
-                         "--project", project, "--yes") == 0
+    assert (
+        alfred_inline(
+            "prepare",
+            schedule,
+            "--desc",
+            desc,
+            "--root",
+            root,
+            "--project",
+            project,
+            "--yes",
+        )
+        == 0
+    )
     return sorted(p.name for p in root.iterdir() if not p.name.startswith("."))

@@ -32,8 +32,10 @@ def test_of_many_claimers_exactly_one_wins(tmp_path):
         run = make_run(tmp_path, f"seed{attempt}")
         context = multiprocessing.get_context("fork")
         barrier, results = context.Barrier(6), context.Queue()
-        processes = [context.Process(target=_race, args=(run.path, barrier, results))
-                     for _ in range(6)]
+        processes = [
+            context.Process(target=_race, args=(run.path, barrier, results))
+            for _ in range(6)
+        ]
         for process in processes:
             process.start()
         for process in processes:
@@ -106,7 +108,11 @@ def test_reset_keeps_only_the_two_config_files(tmp_path):
     (run.path / "recorders" / "train_recorder.jsonl").write_text("{}\n")
 
     assert flags.reset(run, flags.CRASH)
-    assert sorted(os.listdir(run.path)) == ["UNHATCHED", "config.json", "config_unique.json"]
+    assert sorted(os.listdir(run.path)) == [
+        "UNHATCHED",
+        "config.json",
+        "config_unique.json",
+    ]
     assert not flags.reset(run, flags.CRASH)  # a second cleaner finds nothing to do
 
 

@@ -17,15 +17,19 @@ def flags_by_behaviour(root):
     found = {}
     for seed_dir in root.glob("*/experiment*/seed*"):
         config = json.loads((seed_dir / "config.json").read_text())
-        flag = [n for n in ("COMPLETED", "CRASH", "KILLED", "OPENED", "UNHATCHED")
-                if (seed_dir / n).exists()]
+        flag = [
+            n
+            for n in ("COMPLETED", "CRASH", "KILLED", "OPENED", "UNHATCHED")
+            if (seed_dir / n).exists()
+        ]
         found.setdefault(config["behaviour"], []).append((flag, seed_dir))
     return found
 
 
 def test_crashes_of_every_kind_end_their_run_only(project, root):
-    prepare_grid(project, root, {"behaviour": ["ok", "raise", "exit3", "segfault"]},
-                 seeds=(1, 2))
+    prepare_grid(
+        project, root, {"behaviour": ["ok", "raise", "exit3", "segfault"]}, seeds=(1, 2)
+    )
 
     alfred("launch", "--root", root, "-p", "1")
 
@@ -36,7 +40,9 @@ def test_crashes_of_every_kind_end_their_run_only(project, root):
         for flag, seed_dir in found[behaviour]:
             assert flag == ["CRASH"]
             reasons[behaviour] = read_flag_info(seed_dir / "CRASH")
-    assert reasons["raise"]["error"].startswith("ValueError: this configuration is broken")
+    assert reasons["raise"]["error"].startswith(
+        "ValueError: this configuration is broken"
+    )
     assert "Traceback" in reasons["raise"]["traceback"]
     assert "main.py" in reasons["raise"]["traceback"]
     assert reasons["exit3"]["exit_code"] == 3
@@ -72,8 +78,12 @@ def test_a_corrupt_config_crashes_only_its_own_run(project, root):
 
 def test_one_seed_of_every_experiment_first(project, root):
     count_file = root.parent / "order.txt"
-    prepare_grid(project, root, {"lr": [0.1, 0.2, 0.3], "count_file": [str(count_file)]},
-                 seeds=(1, 2, 3))
+    prepare_grid(
+        project,
+        root,
+        {"lr": [0.1, 0.2, 0.3], "count_file": [str(count_file)]},
+        seeds=(1, 2, 3),
+    )
     alfred("launch", "--root", root, "-p", "1")
 
     order = [Path(line).name for line in count_file.read_text().split()]
@@ -81,8 +91,9 @@ def test_one_seed_of_every_experiment_first(project, root):
 
 
 def test_max_runs_and_gpus(project, root):
-    [name] = prepare_grid(project, root, {"behaviour": ["cuda"], "lr": [1, 2, 3, 4]},
-                          seeds=(1,))
+    [name] = prepare_grid(
+        project, root, {"behaviour": ["cuda"], "lr": [1, 2, 3, 4]}, seeds=(1,)
+    )
     alfred("launch", "--root", root, "-p", "2", "--max-runs", "1", "--gpus", "0,1")
 
     assert counts(root)[name]["COMPLETED"] == 2
@@ -112,8 +123,18 @@ def test_git_hash_check_refuses_code_at_another_commit(project, root):
 def test_the_launcher_exits_within_a_second_of_its_last_run(project, root):
     prepare_grid(project, root, {"sleep": [1.0]}, seeds=(1, 2))
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "alfred_core.cli", "launch", "--root", str(root), "-p", "2"],
-        stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "alfred_core.cli",
+            "launch",
+            "--root",
+            str(root),
+            "-p",
+            "2",
+        ],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     while launcher.poll() is None:
         time.sleep(0.01)
@@ -126,8 +147,19 @@ def test_the_launcher_exits_within_a_second_of_its_last_run(project, root):
 def test_ctrl_c_leaves_no_run_opened(project, root):
     [name] = prepare_grid(project, root, {"sleep": [30.0], "lr": [1, 2, 3]}, seeds=(1,))
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "alfred_core.cli", "launch", "--root", str(root), "-p", "2"],
-        start_new_session=True, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "alfred_core.cli",
+            "launch",
+            "--root",
+            str(root),
+            "-p",
+            "2",
+        ],
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     wait_until(lambda: counts(root)[name]["RUNNING"] == 2)
 
@@ -137,7 +169,11 @@ def test_ctrl_c_leaves_no_run_opened(project, root):
     assert counts(root)[name]["UNHATCHED"] == 3
     assert not list(root.glob("*/*/*/OPENED"))
     for seed_dir in root.glob("*/*/seed1"):
-        assert sorted(os.listdir(seed_dir)) == ["UNHATCHED", "config.json", "config_unique.json"]
+        assert sorted(os.listdir(seed_dir)) == [
+            "UNHATCHED",
+            "config.json",
+            "config_unique.json",
+        ]
 
 
 def test_detached_launch_outlives_its_terminal_and_shows_in_status(project, root):
@@ -173,7 +209,9 @@ def test_clean_interrupted_and_from_file(project, root):
     listing = project / "schedules" / "list_searches_t.txt"
     assert listing.read_text().split() == names
 
-    result = alfred("launch", "--from-file", listing, "--root", root, "--clean-interrupted")
+    result = alfred(
+        "launch", "--from-file", listing, "--root", root, "--clean-interrupted"
+    )
 
     assert "1 LOST" in result.stdout
     assert all(c["COMPLETED"] == 2 for c in counts(root).values())
@@ -188,27 +226,45 @@ def test_the_demo_project_runs_end_to_end(tmp_path):
     assert len(found) == 4 and all(c["UNHATCHED"] == 18 for c in found.values())
 
     name = next(n for n in found if "_sgd_sine_" in n)
-    alfred("copy", name, "--desc", "short", "--set", "max_epochs=3", "--root",
-           folder / "storage", cwd=folder)
+    alfred(
+        "copy",
+        name,
+        "--desc",
+        "short",
+        "--set",
+        "max_epochs=3",
+        "--root",
+        folder / "storage",
+        cwd=folder,
+    )
     short = next(n for n in counts(folder / "storage") if n.endswith("_short"))
     alfred("launch", short, "-p", "2", "--root", folder / "storage", cwd=folder)
 
     after = counts(folder / "storage")[short]
-    assert after["COMPLETED"] == 12 and after["CRASH"] == 6  # lr=1.0 diverges on purpose
+    assert (
+        after["COMPLETED"] == 12 and after["CRASH"] == 6
+    )  # lr=1.0 diverges on purpose
     crash = read_flag_info(next((folder / "storage" / short).glob("*/*/CRASH")))
     assert "diverged" in crash["error"]
     tape = read_tape(next((folder / "storage" / short).glob("*/*/COMPLETED")).parent)
     assert tape["epoch"] == [1, 2, 3] and len(tape["eval_score"]) == 3
 
 
-def test_a_completed_search_gets_its_summary_without_holding_the_launcher(project, root):
+def test_a_completed_search_gets_its_summary_without_holding_the_launcher(
+    project, root
+):
     [name] = prepare_grid(project, root, {"lr": [0.1, 0.2]}, seeds=(1, 2))
     started = time.monotonic()
     alfred("launch", "--root", root, "-p", "2", env={"ALFRED_AUTO_SUMMARY": "1"})
     assert time.monotonic() - started < 4
 
-    wait_until(lambda: (root / name / "SUMMARY_COMPLETED").exists()
-               or (root / name / "SUMMARY_FAILED").exists(), timeout=60)
+    wait_until(
+        lambda: (
+            (root / name / "SUMMARY_COMPLETED").exists()
+            or (root / name / "SUMMARY_FAILED").exists()
+        ),
+        timeout=60,
+    )
     assert (root / name / "SUMMARY_COMPLETED").exists()
     assert list((root / name / "summary").iterdir())
 

@@ -15,10 +15,16 @@ def rows(values, x="step", y="score"):
     return [{x: index, y: value} for index, value in enumerate(values)]
 
 
-@pytest.mark.parametrize("aggregate, expected", [
-    ("min", 1.0), ("max", 9.0), ("mean", 4.9), ("last", 2.0),
-    ("mean_last_20pct", 2.5),  # the last 2 of 10 values
-])
+@pytest.mark.parametrize(
+    "aggregate, expected",
+    [
+        ("min", 1.0),
+        ("max", 9.0),
+        ("mean", 4.9),
+        ("last", 2.0),
+        ("mean_last_20pct", 2.5),  # the last 2 of 10 values
+    ],
+)
 def test_scores_under_each_aggregation(aggregate, expected):
     values = np.array([4, 9, 5, 1, 7, 6, 8, 4, 3, 2], dtype=float)
     assert data.aggregate_values(values, aggregate) == pytest.approx(expected)
@@ -41,8 +47,13 @@ def test_curve_skips_none_and_absent_metrics_give_no_curve():
 def make_search(tmp_path, curves, states=None, seeds=(1, 2)):
     """A grid of one key `lr` with one experiment per entry of `curves`."""
     experiments = [{"lr": value} for value in range(1, len(curves) + 1)]
-    search = write_search(tmp_path, "Xx1_nogit_alg_task_grid_t", experiments, list(seeds),
-                          {"lr": [e["lr"] for e in experiments]})
+    search = write_search(
+        tmp_path,
+        "Xx1_nogit_alg_task_grid_t",
+        experiments,
+        list(seeds),
+        {"lr": [e["lr"] for e in experiments]},
+    )
     for run in search.runs():
         seed_curves = curves[run.experiment_num - 1]
         values = seed_curves[seeds.index(run.seed)]
@@ -60,7 +71,9 @@ def test_identical_seeds_have_a_band_of_zero_width(tmp_path):
 
     same, different = curves
     assert same.n_seeds == 2 and np.array_equal(same.low, same.high)
-    assert np.allclose(same.mean, [0.1, 0.5, 0.9]) and np.array_equal(same.low, same.mean)
+    assert np.allclose(same.mean, [0.1, 0.5, 0.9]) and np.array_equal(
+        same.low, same.mean
+    )
     assert np.allclose(different.mean, [2.0, 2.0, 2.0])
     assert different.low.tolist() == [1.0, 2.0, 1.0]  # two seeds: resamples reach both
     assert different.high.tolist() == [3.0, 2.0, 3.0]
@@ -79,8 +92,9 @@ def test_stderr_and_quantile_bands(tmp_path):
 
 
 def test_seeds_of_unequal_length_are_averaged_where_they_reach(tmp_path):
-    search = make_search(tmp_path, [[[1.0, 1.0, 1.0, 1.0], [3.0, 3.0]]],
-                         states={(1, 2): flags.OPENED})
+    search = make_search(
+        tmp_path, [[[1.0, 1.0, 1.0, 1.0], [3.0, 3.0]]], states={(1, 2): flags.OPENED}
+    )
     (curve,) = data.experiment_curves(search, "step", "score", "ci95")
 
     assert curve.x.tolist() == [0, 1, 2, 3]
@@ -91,14 +105,15 @@ def test_seeds_of_unequal_length_are_averaged_where_they_reach(tmp_path):
 
 def test_ranking_puts_nan_scores_last_and_says_why(tmp_path):
     curves = [
-        [[0.1, 0.2], [0.1, 0.4]],        # exp1: 0.3
-        [[0.5, 0.9], [0.5, 0.7]],        # exp2: 0.8, the best
+        [[0.1, 0.2], [0.1, 0.4]],  # exp1: 0.3
+        [[0.5, 0.9], [0.5, 0.7]],  # exp2: 0.8, the best
         [[0.5, float("nan")], [0.5, 0.9]],  # exp3: NaN value
-        [[0.9, 0.9], [0.9, 0.9]],        # exp4: crashed seed
-        [[0.2, 0.6], None],              # exp5: seed 2 not started: 0.6
+        [[0.9, 0.9], [0.9, 0.9]],  # exp4: crashed seed
+        [[0.2, 0.6], None],  # exp5: seed 2 not started: 0.6
     ]
-    search = make_search(tmp_path, curves, states={
-        (4, 2): flags.CRASH, (5, 2): flags.UNHATCHED})
+    search = make_search(
+        tmp_path, curves, states={(4, 2): flags.CRASH, (5, 2): flags.UNHATCHED}
+    )
     ranking = data.rank_experiments(search, "score", "last")
 
     assert [s.experiment for s in ranking] == [2, 5, 1, 3, 4]
@@ -138,8 +153,14 @@ def test_defaults_come_from_the_project_first(tmp_path):
         "            'budget_key': 'max_epochs', 'root': 'elsewhere'}\n"
     )
     experiments = [{"lr": 1}]
-    search = write_search(tmp_path / "root", "Xx1_nogit_alg_task_grid_t", experiments, [1],
-                          {"lr": [1]}, project_dir=project)
+    search = write_search(
+        tmp_path / "root",
+        "Xx1_nogit_alg_task_grid_t",
+        experiments,
+        [1],
+        {"lr": [1]},
+        project_dir=project,
+    )
     defaults = data.metric_defaults(search)
 
     assert defaults["x_metric"] == "epoch" and defaults["y_metric"] == "loss"

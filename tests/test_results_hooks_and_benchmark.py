@@ -10,7 +10,10 @@ import pytest
 from alfred_core import flags
 from alfred_core.clean import drop_summaries
 from alfred_core.results.synthetic import (
-    grid_experiments, set_state, write_rows, write_search,
+    grid_experiments,
+    set_state,
+    write_rows,
+    write_search,
 )
 from alfred_core.results_hooks import DONE, FAILED, ONGOING, after_search_done
 from alfred_core.tree import Search
@@ -41,7 +44,9 @@ def test_hook_makes_plot_arrays_and_summary_once(tmp_path):
 
     drop_summaries(search)
     assert not any(search.path.glob("SUMMARY_*"))
-    assert not (search.path / "summary").exists() and not (search.path / "plots").exists()
+    assert (
+        not (search.path / "summary").exists() and not (search.path / "plots").exists()
+    )
 
 
 def test_hook_failure_is_recorded_not_raised(tmp_path):
@@ -59,7 +64,7 @@ def test_hook_leaves_a_live_holder_alone_and_takes_over_a_dead_one(tmp_path):
     marker.write_text(json.dumps({"host": flags.HOST, "pid": os.getpid(), "time": 0}))
     assert after_search_done(search) is False
 
-    marker.write_text(json.dumps({"host": flags.HOST, "pid": 2 ** 22 + 11, "time": 0}))
+    marker.write_text(json.dumps({"host": flags.HOST, "pid": 2**22 + 11, "time": 0}))
     assert after_search_done(search) is True
 
 
@@ -72,8 +77,10 @@ def test_two_launchers_seeing_completion_at_once_summarize_once(tmp_path):
     search = completed_search(tmp_path)
     context = multiprocessing.get_context("fork")
     start, results = context.Event(), context.Queue()
-    children = [context.Process(target=_hook_in_child, args=(search.path, start, results))
-                for _ in range(2)]
+    children = [
+        context.Process(target=_hook_in_child, args=(search.path, start, results))
+        for _ in range(2)
+    ]
     for child in children:
         child.start()
     start.set()
@@ -88,8 +95,11 @@ def test_two_launchers_seeing_completion_at_once_summarize_once(tmp_path):
 @pytest.fixture
 def three_searches(tmp_path):
     root = tmp_path / "storage"
-    names = ["Xx1_nogit_ppo_cartpole_grid_a", "Xx2_nogit_sac_cartpole_grid_a",
-             "Xx3_nogit_ppo_pendulum_grid_a"]
+    names = [
+        "Xx1_nogit_ppo_cartpole_grid_a",
+        "Xx2_nogit_sac_cartpole_grid_a",
+        "Xx3_nogit_ppo_pendulum_grid_a",
+    ]
     for index, name in enumerate(names):
         completed_search(root, name, offset=0.1 * index)
     return root, names
@@ -98,15 +108,43 @@ def three_searches(tmp_path):
 def test_benchmark_figures_with_their_sources(three_searches, tmp_path):
     root, names = three_searches
     visuals = tmp_path / "visuals.json"
-    visuals.write_text(json.dumps({"ppo": {"label": "PPO", "color": "red", "marker": "s"}}))
+    visuals.write_text(
+        json.dumps({"ppo": {"label": "PPO", "color": "red", "marker": "s"}})
+    )
     hlines = tmp_path / "hlines.json"
     hlines.write_text(json.dumps({"cartpole": {"expert": 1.0}}))
     out = tmp_path / "bench"
 
-    assert alfred_inline("benchmark", "compare-models", *names, "--root", root, "--visuals",
-                         visuals, "--hlines", hlines, "--out", out) == 0
-    assert alfred_inline("benchmark", "compare-searches", *names, "--root", root,
-                         "--out", out, "--aggregate", "max") == 0
+    assert (
+        alfred_inline(
+            "benchmark",
+            "compare-models",
+            *names,
+            "--root",
+            root,
+            "--visuals",
+            visuals,
+            "--hlines",
+            hlines,
+            "--out",
+            out,
+        )
+        == 0
+    )
+    assert (
+        alfred_inline(
+            "benchmark",
+            "compare-searches",
+            *names,
+            "--root",
+            root,
+            "--out",
+            out,
+            "--aggregate",
+            "max",
+        )
+        == 0
+    )
     made = sorted(path.name for path in out.iterdir())
     for stem in ("compare_models_curves", "compare_models_bars", "compare_searches"):
         assert {f"{stem}.png", f"{stem}.pdf", f"{stem}.sources.json"} <= set(made)
@@ -121,18 +159,44 @@ def test_benchmark_figures_with_their_sources(three_searches, tmp_path):
     assert boxes["searches"][0]["aggregate"] == "max"
 
 
-def test_benchmark_refuses_bad_files_and_writes_nothing(three_searches, tmp_path, capsys):
+def test_benchmark_refuses_bad_files_and_writes_nothing(
+    three_searches, tmp_path, capsys
+):
     root, names = three_searches
     bad = tmp_path / "visuals.json"
     bad.write_text("{not json")
     out = tmp_path / "bench"
 
-    assert alfred_inline("benchmark", "compare-models", *names, "--root", root,
-                         "--visuals", bad, "--out", out) == 2
+    assert (
+        alfred_inline(
+            "benchmark",
+            "compare-models",
+            *names,
+            "--root",
+            root,
+            "--visuals",
+            bad,
+            "--out",
+            out,
+        )
+        == 2
+    )
     assert "visuals.json" in capsys.readouterr().err
     bad.write_text(json.dumps({"cartpole": {"expert": "high"}}))
-    assert alfred_inline("benchmark", "compare-models", *names, "--root", root,
-                         "--hlines", bad, "--out", out) == 2
+    assert (
+        alfred_inline(
+            "benchmark",
+            "compare-models",
+            *names,
+            "--root",
+            root,
+            "--hlines",
+            bad,
+            "--out",
+            out,
+        )
+        == 2
+    )
     assert not out.exists()
 
 

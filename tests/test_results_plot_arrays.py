@@ -10,12 +10,23 @@ from alfred_core import flags
 from alfred_core.errors import AlfredError
 from alfred_core.results.data import load_search
 from alfred_core.results.plot_arrays import (
-    ARRAY_DPI, CELL_HEIGHT, CELL_WIDTH, MARGIN_HEIGHT, MARGIN_WIDTH, PlotSpec,
-    draw_in_bands, draw_plot_array, make_plot_arrays, parse_plot_spec,
+    ARRAY_DPI,
+    CELL_HEIGHT,
+    CELL_WIDTH,
+    MARGIN_HEIGHT,
+    MARGIN_WIDTH,
+    PlotSpec,
+    draw_in_bands,
+    draw_plot_array,
+    make_plot_arrays,
+    parse_plot_spec,
 )
 from alfred_core.results.figures import save_figure
 from alfred_core.results.synthetic import (
-    grid_experiments, set_state, write_rows, write_search,
+    grid_experiments,
+    set_state,
+    write_rows,
+    write_search,
 )
 from alfred_core.tree import Search
 from conftest import alfred_inline
@@ -25,8 +36,10 @@ OTHER_METRIC = [{"step": step, "loss": 1.0} for step in range(20)]
 
 
 def expected_pixels(rows: int, columns: int) -> tuple[int, int]:
-    return (round((columns * CELL_WIDTH + MARGIN_WIDTH) * ARRAY_DPI),
-            round((rows * CELL_HEIGHT + MARGIN_HEIGHT) * ARRAY_DPI))
+    return (
+        round((columns * CELL_WIDTH + MARGIN_WIDTH) * ARRAY_DPI),
+        round((rows * CELL_HEIGHT + MARGIN_HEIGHT) * ARRAY_DPI),
+    )
 
 
 def texts_of(figure) -> set[str]:
@@ -37,15 +50,28 @@ def texts_of(figure) -> set[str]:
 def every_state(tmp_path) -> Search:
     """lr x units = 3 x 2 experiments, 2 seeds: 12 runs in every state there is."""
     variations = {"lr": [0.1, 0.2, 0.3], "units": [4, 8]}
-    search = write_search(tmp_path, "Xx1_nogit_alg_task_grid_t",
-                          grid_experiments(variations), [1, 2], variations)
+    search = write_search(
+        tmp_path,
+        "Xx1_nogit_alg_task_grid_t",
+        grid_experiments(variations),
+        [1, 2],
+        variations,
+    )
     runs = search.runs()
-    dead_owner = {"owner": {"host": flags.HOST, "pid": 2 ** 22 + 7}, "started": 0.0}
+    dead_owner = {"owner": {"host": flags.HOST, "pid": 2**22 + 7}, "started": 0.0}
     plan = [
-        (flags.COMPLETED, CURVE), (flags.COMPLETED, CURVE), (flags.COMPLETED, OTHER_METRIC),
-        (flags.UNHATCHED, None), (flags.OPENED, None), (flags.OPENED, CURVE[:5]),
-        (flags.CRASH, None), (flags.CRASH, CURVE[:3]), (flags.KILLED, None),
-        (flags.OPENED, None), (flags.COMPLETED, CURVE), (flags.COMPLETED, CURVE),
+        (flags.COMPLETED, CURVE),
+        (flags.COMPLETED, CURVE),
+        (flags.COMPLETED, OTHER_METRIC),
+        (flags.UNHATCHED, None),
+        (flags.OPENED, None),
+        (flags.OPENED, CURVE[:5]),
+        (flags.CRASH, None),
+        (flags.CRASH, CURVE[:3]),
+        (flags.KILLED, None),
+        (flags.OPENED, None),
+        (flags.COMPLETED, CURVE),
+        (flags.COMPLETED, CURVE),
     ]
     for index, (run, (flag, rows)) in enumerate(zip(runs, plan)):
         if rows is not None:
@@ -86,10 +112,16 @@ def test_the_grid_puts_each_run_at_its_hyperparameters(every_state):
 
 
 def test_two_hundred_subplots_of_a_random_search(tmp_path):
-    experiments = [{"lr": round(0.001 * n, 4), "units": 4 * (n % 5 + 1)}
-                   for n in range(1, 101)]
-    search = write_search(tmp_path, "Xx1_nogit_alg_task_random_t", experiments, [1, 2],
-                          search_type="random")
+    experiments = [
+        {"lr": round(0.001 * n, 4), "units": 4 * (n % 5 + 1)} for n in range(1, 101)
+    ]
+    search = write_search(
+        tmp_path,
+        "Xx1_nogit_alg_task_random_t",
+        experiments,
+        [1, 2],
+        search_type="random",
+    )
     for run in search.runs():
         write_rows(run, CURVE)
         set_state(run, flags.COMPLETED)
@@ -122,22 +154,40 @@ def test_plot_specs_with_limits_and_bad_ones():
 
 def test_cli_plot_arrays_draws_the_limits_and_refuses_bad_input(every_state, capsys):
     root = every_state.root
-    assert alfred_inline("plot-arrays", every_state.name, "--root", root,
-                         "--plot", "step,score,0,5,0,1", "--plot", "step,loss") == 0
+    assert (
+        alfred_inline(
+            "plot-arrays",
+            every_state.name,
+            "--root",
+            root,
+            "--plot",
+            "step,score,0,5,0,1",
+            "--plot",
+            "step,loss",
+        )
+        == 0
+    )
     written = sorted(p.name for p in (every_state.path / "plots").iterdir())
     assert written == ["plot_array_loss_vs_step.png", "plot_array_score_vs_step.png"]
 
     assert alfred_inline("plot-arrays", "Xx9_missing", "--root", root) == 2
-    assert alfred_inline("plot-arrays", every_state.name, "--root", root,
-                         "--plot", "step") == 2
+    assert (
+        alfred_inline("plot-arrays", every_state.name, "--root", root, "--plot", "step")
+        == 2
+    )
     assert "x,y" in capsys.readouterr().err
     meta = json.loads((every_state.path / "search.json").read_text())
     assert meta["search_type"] == "grid"
 
 
 def test_the_seeds_of_a_retrain_wrap_into_rows(tmp_path):
-    search = write_search(tmp_path, "Xx2_nogit_alg_task_grid_t_retrainBestXx1",
-                          [{"lr": 0.1}], list(range(4, 14)), {"lr": [0.1]})
+    search = write_search(
+        tmp_path,
+        "Xx2_nogit_alg_task_grid_t_retrainBestXx1",
+        [{"lr": 0.1}],
+        list(range(4, 14)),
+        {"lr": [0.1]},
+    )
     for run in search.runs():
         write_rows(run, CURVE)
         set_state(run, flags.COMPLETED)

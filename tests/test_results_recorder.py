@@ -22,7 +22,10 @@ def test_absent_metrics_get_none_and_values_are_copied(tmp_path):
 
     assert recorder.tape == {"step": [0, 1], "values": [[1, 2], None]}
     reader = MetricsReader(tmp_path / "r.jsonl")
-    assert reader.read_new() == [{"step": 0, "values": [1, 2]}, {"step": 1, "values": None}]
+    assert reader.read_new() == [
+        {"step": 0, "values": [1, 2]},
+        {"step": 1, "values": None},
+    ]
     assert reader.tape == recorder.tape
 
 
@@ -70,7 +73,7 @@ def test_reader_ignores_a_torn_last_line_until_it_is_complete(tmp_path):
     assert [row["a"] for row in reader.read_new()] == [1, 2]
     assert reader.read_new() == []
     with open(path, "ab") as file:
-        file.write(b'3}\n')
+        file.write(b"3}\n")
     assert [row["a"] for row in reader.read_new()] == [3]
     assert reader.tape == {"a": [1, 2, 3]}
 

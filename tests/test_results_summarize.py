@@ -29,8 +29,13 @@ def known(project, root) -> Search:
     for run in search.runs():
         varied = run.read_config_unique()
         top = quality(varied) + 0.001 * run.seed
-        write_rows(run, [{"step": s, "score": top * (s + 1) / 10, "loss": 1 - top}
-                         for s in range(10)])
+        write_rows(
+            run,
+            [
+                {"step": s, "score": top * (s + 1) / 10, "loss": 1 - top}
+                for s in range(10)
+            ],
+        )
         crashed = run.experiment_num == 6 and run.seed == 2
         set_state(run, flags.CRASH if crashed else flags.COMPLETED)
     return search
@@ -44,9 +49,13 @@ def test_summary_finds_the_best_experiment_and_reports_nan(known):
     assert summary.best.score == pytest.approx(1.002)
     folder = known.summary_dir
     names = sorted(path.name for path in folder.iterdir())
-    assert names == ["bestConfig.json", "bestConfig_info.json",
-                     "learning_curves_score_vs_step.png", "performance_score_last.png",
-                     "scores_score_last.json"]
+    assert names == [
+        "bestConfig.json",
+        "bestConfig_info.json",
+        "learning_curves_score_vs_step.png",
+        "performance_score_last.png",
+        "scores_score_last.json",
+    ]
 
     best = json.loads((folder / "bestConfig.json").read_text())
     assert best["lr"] == 0.2 and best["units"] == 8 and "seed" not in best
@@ -86,8 +95,9 @@ def test_summary_of_a_search_still_running(known):
 
 def test_retrain_best_has_the_best_config_new_seeds_and_a_longer_budget(known, project):
     root = Root(known.root)
-    retrain = create_retrain_best(root, known, seeds=4, time_factor=2.5,
-                                  budget_keys=["max_steps"])
+    retrain = create_retrain_best(
+        root, known, seeds=4, time_factor=2.5, budget_keys=["max_steps"]
+    )
 
     assert retrain.name.endswith(f"_alg_task_grid_t_retrainBest{known.info.id}")
     assert retrain.meta["retrain_of"] == known.name
@@ -99,13 +109,21 @@ def test_retrain_best_has_the_best_config_new_seeds_and_a_longer_budget(known, p
         assert config["lr"] == 0.2 and config["units"] == 8
         assert config["max_steps"] == 12  # 5 x 2.5, rounded, still an integer
         assert run.read_config_unique() == {
-            "alg_name": "alg", "task_name": "task", "seed": run.seed, **BEST}
+            "alg_name": "alg",
+            "task_name": "task",
+            "seed": run.seed,
+            **BEST,
+        }
         assert flags.run_status(run).state is flags.State.UNHATCHED
     assert json.loads((retrain.path / "variations.json").read_text()) == {
-        "lr": [0.2], "units": [8]}
+        "lr": [0.2],
+        "units": [8],
+    }
     listing = project / "schedules" / "list_retrains_t.txt"
     assert listing.read_text().split() == [retrain.name]
-    assert (known.summary_dir / "bestConfig_info.json").exists()  # summarized on the way
+    assert (
+        known.summary_dir / "bestConfig_info.json"
+    ).exists()  # summarized on the way
 
     with pytest.raises(AlfredError, match=retrain.name):
         create_retrain_best(root, known, budget_keys=["max_steps"])
@@ -113,8 +131,9 @@ def test_retrain_best_has_the_best_config_new_seeds_and_a_longer_budget(known, p
 
 def test_retrain_from_a_mapping(known):
     root = Root(known.root)
-    retrain = create_retrain_best(root, known, seeds=2, time_factor=1,
-                                  mapping={known.name: "experiment2"})
+    retrain = create_retrain_best(
+        root, known, seeds=2, time_factor=1, mapping={known.name: "experiment2"}
+    )
     config = retrain.runs()[0].read_config()
     assert (config["lr"], config["units"], config["max_steps"]) == (0.1, 8, 5)
     assert not known.summary_dir.exists()
@@ -129,45 +148,85 @@ def test_retrain_refuses_what_it_cannot_do(known):
     with pytest.raises(AlfredError, match="mapping"):
         create_retrain_best(root, known, time_factor=1, mapping={"other": 1})
     with pytest.raises(AlfredError, match="units2"):
-        create_retrain_best(root, known, time_factor=1, mapping={known.name: {"units2": 3}})
+        create_retrain_best(
+            root, known, time_factor=1, mapping={known.name: {"units2": 3}}
+        )
     assert [s.name for s in root.searches()] == [known.name]
 
 
 def test_cli_summarize_and_retrain_best(known, capsys, tmp_path):
     root = known.root
-    assert alfred_inline("summarize", known.name, "--root", root, "--aggregate", "max",
-                         "--error-bars", "stderr") == 0
+    assert (
+        alfred_inline(
+            "summarize",
+            known.name,
+            "--root",
+            root,
+            "--aggregate",
+            "max",
+            "--error-bars",
+            "stderr",
+        )
+        == 0
+    )
     assert "best: experiment4" in capsys.readouterr().out
 
     bad_mapping = tmp_path / "mapping.json"
     bad_mapping.write_text("[1, 2]")
-    assert alfred_inline("retrain-best", known.name, "--root", root, "--mapping",
-                         bad_mapping) == 2
+    assert (
+        alfred_inline(
+            "retrain-best", known.name, "--root", root, "--mapping", bad_mapping
+        )
+        == 2
+    )
     assert "mapping.json" in capsys.readouterr().err
     assert alfred_inline("summarize", "--root", root) == 2
     assert len(Root(root).searches()) == 1
 
-    assert alfred_inline("retrain-best", known.name, "--root", root, "--seeds", "3",
-                         "--budget-key", "max_steps") == 0
+    assert (
+        alfred_inline(
+            "retrain-best",
+            known.name,
+            "--root",
+            root,
+            "--seeds",
+            "3",
+            "--budget-key",
+            "max_steps",
+        )
+        == 0
+    )
     assert "max_steps 5 -> 10" in capsys.readouterr().out
-    assert alfred_inline("retrain-best", known.name, "--root", root,
-                         "--budget-key", "max_steps") == 2
+    assert (
+        alfred_inline(
+            "retrain-best", known.name, "--root", root, "--budget-key", "max_steps"
+        )
+        == 2
+    )
     assert "already has a retrain" in capsys.readouterr().err
     assert len(Root(root).searches()) == 2
 
 
 def test_retrain_of_a_random_search(tmp_path):
     experiments = [{"lr": 0.5, "units": 4}, {"lr": 0.25, "units": 16}]
-    search = write_search(tmp_path, "Xx1_nogit_alg_task_random_r", experiments, [1, 2],
-                          search_type="random", base_config={"max_steps": 7})
+    search = write_search(
+        tmp_path,
+        "Xx1_nogit_alg_task_random_r",
+        experiments,
+        [1, 2],
+        search_type="random",
+        base_config={"max_steps": 7},
+    )
     for run in search.runs():
         top = 1.0 if run.experiment_num == 2 else 0.5
         write_rows(run, [{"step": s, "score": top * s} for s in range(4)])
         set_state(run, flags.COMPLETED)
 
-    retrain = create_retrain_best(Root(tmp_path), search, seeds=3, time_factor=3,
-                                  budget_keys=["max_steps"])
+    retrain = create_retrain_best(
+        Root(tmp_path), search, seeds=3, time_factor=3, budget_keys=["max_steps"]
+    )
     assert retrain.info.search_type == "random"
     assert json.loads((retrain.path / "sampled_values.json").read_text()) == {
-        "experiment1": {"lr": 0.25, "units": 16}}
+        "experiment1": {"lr": 0.25, "units": 16}
+    }
     assert [r.read_config()["max_steps"] for r in retrain.runs()] == [21, 21, 21]

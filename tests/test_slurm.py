@@ -27,8 +27,15 @@ pytestmark = pytest.mark.slurm
 
 def slurm_answers() -> bool:
     try:
-        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=15,
-                              stdin=subprocess.DEVNULL).returncode == 0
+        return (
+            subprocess.run(
+                ["sinfo", "-h"],
+                capture_output=True,
+                timeout=15,
+                stdin=subprocess.DEVNULL,
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -52,26 +59,38 @@ def slurm():
     if not os.environ.get("SLURM_CONF") and installed:
         os.environ["SLURM_CONF"] = str(CLUSTER_DIR / "slurm.conf")
         if not daemon_alive(CLUSTER_DIR / "slurmctld.pid") or not slurm_answers():
-            result = subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "start",
-                                     str(CLUSTER_DIR)], capture_output=True, text=True)
+            result = subprocess.run(
+                ["bash", str(REPO / ".ci" / "slurm.sh"), "start", str(CLUSTER_DIR)],
+                capture_output=True,
+                text=True,
+            )
             started = result.returncode == 0
     if not slurm_answers():
-        pytest.skip("Slurm is not reachable (no SLURM_CONF, or `sinfo` fails): install "
-                    "slurmctld slurmd slurm-client munge, or run .ci/slurm.sh start")
+        pytest.skip(
+            "Slurm is not reachable (no SLURM_CONF, or `sinfo` fails): install "
+            "slurmctld slurmd slurm-client munge, or run .ci/slurm.sh start"
+        )
     yield os.environ["SLURM_CONF"]
     if started:
-        subprocess.run(["bash", str(REPO / ".ci" / "slurm.sh"), "stop", str(CLUSTER_DIR)])
+        subprocess.run(
+            ["bash", str(REPO / ".ci" / "slurm.sh"), "stop", str(CLUSTER_DIR)]
+        )
 
 
 def squeue_tasks(job_id: str) -> list[str]:
-    result = subprocess.run(["squeue", "-h", "-r", "-j", job_id, "-o", "%i %T"],
-                            capture_output=True, text=True, timeout=15)
+    result = subprocess.run(
+        ["squeue", "-h", "-r", "-j", job_id, "-o", "%i %T"],
+        capture_output=True,
+        text=True,
+        timeout=15,
+    )
     return result.stdout.split("\n")[:-1] if result.returncode == 0 else []
 
 
 def node_cpus() -> int:
-    output = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True,
-                            timeout=15).stdout
+    output = subprocess.run(
+        ["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, timeout=15
+    ).stdout
     return int(output.split()[0].rstrip("+"))
 
 
@@ -112,11 +131,14 @@ def runs_of(search_dir: Path) -> list[RunDir]:
 
 def test_forty_runs_complete_each_exactly_once(slurm, project, root, tmp_path):
     executions = tmp_path / "executions.txt"
-    [name] = prepare_grid(project, root, {"units": list(range(20)),
-                                          "count_file": [str(executions)]})
+    [name] = prepare_grid(
+        project, root, {"units": list(range(20)), "count_file": [str(executions)]}
+    )
     job_id = launch(root, "--workers", "4", env={"ALFRED_AUTO_SUMMARY": "1"})
 
-    wait_for(lambda: counts(root)[name]["COMPLETED"] == 40, 90, "40 completed runs", 0.5)
+    wait_for(
+        lambda: counts(root)[name]["COMPLETED"] == 40, 90, "40 completed runs", 0.5
+    )
     lines = executions.read_text().splitlines()
     runs = {str(run.path) for run in runs_of(root / name)}
     assert len(lines) == 40 and set(lines) == runs
@@ -167,8 +189,11 @@ def test_kill_a_run_then_the_search_on_slurm(slurm, project, root):
         wait_for(lambda: not psutil.pid_exists(owner["pid"]), 10, "the worker to exit")
 
 
-@pytest.mark.parametrize("scancel", [["--signal=USR1", "--batch"], []],
-                         ids=["pre-termination-signal", "plain-scancel"])
+@pytest.mark.parametrize(
+    "scancel",
+    [["--signal=USR1", "--batch"], []],
+    ids=["pre-termination-signal", "plain-scancel"],
+)
 def test_a_signalled_worker_requeues_its_run(slurm, project, root, scancel):
     [name] = prepare_grid(project, root, {"units": [1], "sleep": [300.0]})
     job_id = launch(root, "--workers", "1", "--time", "10")
@@ -210,16 +235,27 @@ def test_status_says_so_when_slurm_does_not_answer(slurm, project, root, tmp_pat
     config = Path(slurm).read_text().replace("SlurmctldPort=", "SlurmctldPort=1")
     (tmp_path / "unreachable.conf").write_text(config)
     started = time.monotonic()
-    result = alfred("status", "--root", root, env={
-        "SLURM_CONF": str(tmp_path / "unreachable.conf"), "ALFRED_SLURM_TIMEOUT": "1"})
+    result = alfred(
+        "status",
+        "--root",
+        root,
+        env={
+            "SLURM_CONF": str(tmp_path / "unreachable.conf"),
+            "ALFRED_SLURM_TIMEOUT": "1",
+        },
+    )
     assert time.monotonic() - started < 8
-    assert f"Slurm job {job_id}: state unknown (squeue: no answer in 1 s" in result.stdout
+    assert (
+        f"Slurm job {job_id}: state unknown (squeue: no answer in 1 s" in result.stdout
+    )
 
     alfred("kill", "--root", root, name)
     wait_for(lambda: not squeue_tasks(job_id), 30, "the job array to end")
 
 
-def test_one_squeue_serves_every_launch_and_a_kill_cancels_them_all(slurm, project, root):
+def test_one_squeue_serves_every_launch_and_a_kill_cancels_them_all(
+    slurm, project, root
+):
     [name] = prepare_grid(project, root, {"units": [1, 2], "sleep": [300.0]})
     running = launch(root, "--workers", "1")
     held = launch(root, "--workers", "1", "--sbatch-arg=--hold")  # pending for good
@@ -271,12 +307,21 @@ def test_the_queue_is_asked_less_often_while_nothing_changes(slurm):
 
 def test_bad_or_impossible_requests_fail_at_submission(slurm, project, root):
     prepare_grid(project, root, {"units": [1]})
-    result = alfred("launch", "--root", root, "--executor", "slurm", "--time", "soon",
-                    check=False)
+    result = alfred(
+        "launch", "--root", root, "--executor", "slurm", "--time", "soon", check=False
+    )
     assert result.returncode == 2 and "--time 'soon'" in result.stderr
 
-    result = alfred("launch", "--root", root, "--executor", "slurm",
-                    "--cpus-per-task", "100000", check=False)
+    result = alfred(
+        "launch",
+        "--root",
+        root,
+        "--executor",
+        "slurm",
+        "--cpus-per-task",
+        "100000",
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr.startswith("alfred: error: sbatch failed:")
     assert len(result.stderr.splitlines()) == 1
@@ -291,7 +336,9 @@ def test_stop_a_local_launch_too(project, root):
 
     result = alfred("stop", "--root", root, launcher["id"][:12])
     assert "told to stop" in result.stdout
-    wait_for(lambda: counts(root)[name]["UNHATCHED"] == 2, 30, "the runs to be requeued")
+    wait_for(
+        lambda: counts(root)[name]["UNHATCHED"] == 2, 30, "the runs to be requeued"
+    )
     wait_for(lambda: not psutil.pid_exists(launcher["pid"]), 10, "the launcher to exit")
 
     result = alfred("stop", "--root", root, launcher["id"], check=False)

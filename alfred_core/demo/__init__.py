@@ -24,14 +24,20 @@ def install_demo(folder: Path | str = DEFAULT_DIR, prepare: bool = True) -> Path
     root = folder / "storage"
     if not (folder / "main.py").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(PROJECT, folder, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            PROJECT,
+            folder,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
         logger.info("copied the demo project to %s", folder)
 
     if prepare and not (root.is_dir() and any(root.iterdir())):
         from alfred_core.prepare import execute_plan, plan_prepare
 
-        plan = plan_prepare(folder / GRID_SCHEDULE, "demo", root=root, project_dir=folder)
+        plan = plan_prepare(
+            folder / GRID_SCHEDULE, "demo", root=root, project_dir=folder
+        )
         execute_plan(plan)
         logger.info("prepared %d runs in %s", plan.run_count, root)
     return root

@@ -28,8 +28,13 @@ logger = logging.getLogger(__name__)
 RESERVED = ("alg_name", "task_name", "seed", "desc")
 SETTINGS_FILE = "alfred_settings.json"
 BUILTIN_DEFAULTS = {
-    "x_metric": None, "y_metric": None, "score_metric": None,
-    "aggregate": "last", "budget_key": None, "error_bars": "ci95", "maximize": None,
+    "x_metric": None,
+    "y_metric": None,
+    "score_metric": None,
+    "aggregate": "last",
+    "budget_key": None,
+    "error_bars": "ci95",
+    "maximize": None,
 }
 X_CANDIDATES = ("epoch", "epochs", "step", "steps", "episode", "episodes", "iteration")
 LOWER_IS_BETTER = ("loss", "error", "err", "regret", "cost", "mse", "mae", "perplexity")
@@ -41,14 +46,17 @@ MAX_GRID_POINTS = 1000
 
 def check_aggregate(aggregate: str) -> str:
     if aggregate not in AGGREGATES:
-        raise AlfredError(f"--aggregate {aggregate!r}: use one of {', '.join(AGGREGATES)}")
+        raise AlfredError(
+            f"--aggregate {aggregate!r}: use one of {', '.join(AGGREGATES)}"
+        )
     return aggregate
 
 
 def check_error_bars(error_bars: str) -> str:
     if error_bars not in ERROR_BARS:
         raise AlfredError(
-            f"--error-bars {error_bars!r}: use one of {', '.join(ERROR_BARS)}")
+            f"--error-bars {error_bars!r}: use one of {', '.join(ERROR_BARS)}"
+        )
     return error_bars
 
 
@@ -59,6 +67,7 @@ def infer_maximize(metric: str) -> bool:
 
 
 # --- one run -------------------------------------------------------------------------
+
 
 def column(tape: dict, metric: str) -> np.ndarray:
     """A metric's values as floats, None as NaN."""
@@ -127,6 +136,7 @@ def aggregate_values(values: np.ndarray, aggregate: str) -> float:
 
 # --- a search's runs, read once ------------------------------------------------------
 
+
 @dataclass
 class RunData:
     """One run with its state and its tape."""
@@ -181,7 +191,9 @@ class SearchData:
         varied = self.varied(experiment)
         if not varied:
             return f"experiment{experiment}"
-        return ", ".join(f"{key}={format_value(value)}" for key, value in varied.items())
+        return ", ".join(
+            f"{key}={format_value(value)}" for key, value in varied.items()
+        )
 
 
 def format_value(value) -> str:
@@ -203,6 +215,7 @@ def load_search(search: Search | SearchData) -> SearchData:
 
 
 # --- scores and ranking --------------------------------------------------------------
+
 
 @dataclass
 class ExperimentScore:
@@ -232,8 +245,9 @@ def seed_score(data: RunData, metric: str, aggregate: str) -> float | None:
     return aggregate_values(values, aggregate)
 
 
-def score_experiments(search: Search | SearchData, score_metric: str,
-                      aggregate: str) -> list[ExperimentScore]:
+def score_experiments(
+    search: Search | SearchData, score_metric: str, aggregate: str
+) -> list[ExperimentScore]:
     """Each experiment's score, by experiment number.
 
     A crashed or killed seed, a completed seed without the metric, or a NaN value in
@@ -253,10 +267,18 @@ def score_experiments(search: Search | SearchData, score_metric: str,
             else:
                 seed_scores[run_data.seed] = value
         score, reason = experiment_score(seed_scores, states)
-        scores.append(ExperimentScore(
-            experiment, score, data.config_unique(experiment), data.label(experiment),
-            seed_scores, states, pending, reason,
-        ))
+        scores.append(
+            ExperimentScore(
+                experiment,
+                score,
+                data.config_unique(experiment),
+                data.label(experiment),
+                seed_scores,
+                states,
+                pending,
+                reason,
+            )
+        )
     return scores
 
 
@@ -273,8 +295,12 @@ def experiment_score(seed_scores: dict[int, float], states: dict[int, str]):
     return float(np.mean(list(seed_scores.values()))), ""
 
 
-def rank_experiments(search: Search | SearchData, score_metric: str, aggregate: str,
-                     maximize: bool | None = None) -> list[ExperimentScore]:
+def rank_experiments(
+    search: Search | SearchData,
+    score_metric: str,
+    aggregate: str,
+    maximize: bool | None = None,
+) -> list[ExperimentScore]:
     """Experiments best first; those with a NaN score come last, by number."""
     if maximize is None:
         maximize = infer_maximize(score_metric)
@@ -285,6 +311,7 @@ def rank_experiments(search: Search | SearchData, score_metric: str, aggregate: 
 
 
 # --- learning curves per experiment --------------------------------------------------
+
 
 @dataclass
 class ExperimentCurve:
@@ -299,8 +326,9 @@ class ExperimentCurve:
     n_seeds: int
 
 
-def experiment_curves(search: Search | SearchData, x: str, y: str,
-                      error_bars: str = "ci95") -> list[ExperimentCurve]:
+def experiment_curves(
+    search: Search | SearchData, x: str, y: str, error_bars: str = "ci95"
+) -> list[ExperimentCurve]:
     """Mean curve and band of each experiment that has data, by experiment number.
 
     Seeds of unequal length are averaged where they overlap (each point over the seeds
@@ -316,17 +344,26 @@ def experiment_curves(search: Search | SearchData, x: str, y: str,
             continue
         grid, matrix = align(seed_curves)
         mean, low, high = band(matrix, error_bars)
-        curves.append(ExperimentCurve(
-            experiment, data.label(experiment), grid, mean, low, high, len(seed_curves),
-        ))
+        curves.append(
+            ExperimentCurve(
+                experiment,
+                data.label(experiment),
+                grid,
+                mean,
+                low,
+                high,
+                len(seed_curves),
+            )
+        )
     return curves
 
 
 def align(seed_curves: list[tuple[np.ndarray, np.ndarray]]):
     """A common x grid and a seeds x points matrix, NaN where a seed has no value."""
     first = seed_curves[0][0]
-    same_x = all(xs.shape == first.shape and np.array_equal(xs, first)
-                 for xs, _ in seed_curves)
+    same_x = all(
+        xs.shape == first.shape and np.array_equal(xs, first) for xs, _ in seed_curves
+    )
     if same_x:
         return first, np.vstack([ys for _, ys in seed_curves])
 
@@ -360,8 +397,11 @@ def band(matrix: np.ndarray, error_bars: str):
             sem = np.where(counts > 1, std / np.sqrt(np.maximum(counts, 1)), 0.0)
             return mean, mean - sem, mean + sem
         if error_bars == "quantile10":
-            return (mean, np.nanquantile(matrix, 0.1, axis=0),
-                    np.nanquantile(matrix, 0.9, axis=0))
+            return (
+                mean,
+                np.nanquantile(matrix, 0.1, axis=0),
+                np.nanquantile(matrix, 0.9, axis=0),
+            )
     return (mean, *bootstrap_band(matrix, valid, mean))
 
 
@@ -387,8 +427,13 @@ def bootstrap_band(matrix: np.ndarray, valid: np.ndarray, mean: np.ndarray):
         if not spread.any():
             continue  # identical seeds: the interval is the mean itself
         result = bootstrap(
-            (sample,), np.mean, axis=0, vectorized=True, method="percentile",
-            n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=0.95,
+            (sample,),
+            np.mean,
+            axis=0,
+            vectorized=True,
+            method="percentile",
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            confidence_level=0.95,
             rng=np.random.default_rng(0),
         )
         interval = result.confidence_interval
@@ -398,6 +443,7 @@ def bootstrap_band(matrix: np.ndarray, valid: np.ndarray, mean: np.ndarray):
 
 
 # --- metric names and defaults -------------------------------------------------------
+
 
 def recorded_metrics(runs) -> list[str]:
     """Metric names recorded by any of the runs, in the order first seen."""
@@ -466,8 +512,14 @@ def settings_from_main(main_file: Path) -> dict:
         tree = ast.parse(main_file.read_text(), filename=str(main_file))
     except (OSError, SyntaxError):
         return {}
-    function = next((node for node in tree.body if isinstance(node, ast.FunctionDef)
-                     and node.name == "set_up_alfred"), None)
+    function = next(
+        (
+            node
+            for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name == "set_up_alfred"
+        ),
+        None,
+    )
     if function is None:
         return {}
     returns = [node for node in ast.walk(function) if isinstance(node, ast.Return)]
@@ -483,8 +535,9 @@ def settings_from_main(main_file: Path) -> dict:
     try:
         return dict(load_project(main_file.parent).settings)
     except AlfredError as error:
-        logger.warning("%s: set_up_alfred() unusable (%s); built-in defaults", main_file,
-                       error)
+        logger.warning(
+            "%s: set_up_alfred() unusable (%s); built-in defaults", main_file, error
+        )
         return {}
 
 
@@ -503,8 +556,9 @@ def metric_defaults(search: Search | SearchData) -> dict:
     if not (defaults["x_metric"] and defaults["y_metric"] and defaults["score_metric"]):
         runs = search.runs if isinstance(search, SearchData) else search_obj.runs()
         names = recorded_metrics(_first_with_metrics(runs))
-        x = defaults["x_metric"] or next((n for n in X_CANDIDATES if n in names),
-                                         names[0] if names else None)
+        x = defaults["x_metric"] or next(
+            (n for n in X_CANDIDATES if n in names), names[0] if names else None
+        )
         others = [n for n in names if n != x]
         defaults["x_metric"] = x
         defaults["y_metric"] = defaults["y_metric"] or (others[0] if others else None)

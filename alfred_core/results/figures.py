@@ -17,8 +17,13 @@ from matplotlib.figure import Figure  # noqa: E402
 
 DPI = 90
 STATE_COLORS = {
-    "COMPLETED": "#1f77b4", "RUNNING": "#2ca02c", "LOST": "#9467bd",
-    "CRASH": "#d62728", "KILLED": "#ff7f0e", "UNHATCHED": "#7f7f7f", "NOFLAG": "#7f7f7f",
+    "COMPLETED": "#1f77b4",
+    "RUNNING": "#2ca02c",
+    "LOST": "#9467bd",
+    "CRASH": "#d62728",
+    "KILLED": "#ff7f0e",
+    "UNHATCHED": "#7f7f7f",
+    "NOFLAG": "#7f7f7f",
 }
 
 

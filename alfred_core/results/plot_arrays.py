@@ -18,7 +18,12 @@ from matplotlib.ticker import MaxNLocator
 from alfred_core.errors import AlfredError
 from alfred_core.flags import State
 from alfred_core.results.data import (
-    RunData, SearchData, curve_of, format_value, load_search, metric_defaults,
+    RunData,
+    SearchData,
+    curve_of,
+    format_value,
+    load_search,
+    metric_defaults,
 )
 from alfred_core.results.figures import STATE_COLORS, new_figure, safe_name, save_figure
 from alfred_core.tree import Search, read_json
@@ -36,8 +41,12 @@ PARALLEL_FROM = 300  # runs: from here on, two processes draw the array
 ARRAY_DPI = 80
 TARGET_RATIO = 1.6  # columns / rows the layout aims for
 NO_CURVE_WORDS = {
-    State.UNHATCHED: "UNHATCHED", State.RUNNING: "RUNNING", State.LOST: "LOST",
-    State.CRASH: "CRASHED", State.KILLED: "KILLED", State.NOFLAG: "NO FLAG",
+    State.UNHATCHED: "UNHATCHED",
+    State.RUNNING: "RUNNING",
+    State.LOST: "LOST",
+    State.CRASH: "CRASHED",
+    State.KILLED: "KILLED",
+    State.NOFLAG: "NO FLAG",
 }
 
 
@@ -135,6 +144,7 @@ def _mixed_radix(digits: list[int], sizes: list[int]) -> int:
 
 def best_split(sizes: list[int], n_seeds: int) -> int:
     """How many varied keys go to the rows so that the grid's shape is closest to wide."""
+
     def distance(split: int) -> float:
         rows = math.prod(sizes[:split])
         columns = math.prod(sizes[split:]) * n_seeds
@@ -167,8 +177,10 @@ def seeds_layout(data: SearchData) -> Layout:
     """The seeds of a single experiment (a retrain), wrapped into rows."""
     count = len(data.runs)
     columns = max(1, min(count, round(math.sqrt(count * TARGET_RATIO))))
-    cells = {run_data.run: divmod(index, columns) for index, run_data in enumerate(
-        sorted(data.runs, key=lambda r: r.seed))}
+    cells = {
+        run_data.run: divmod(index, columns)
+        for index, run_data in enumerate(sorted(data.runs, key=lambda r: r.seed))
+    }
     return Layout(math.ceil(count / columns), columns, cells)
 
 
@@ -183,8 +195,10 @@ def layout_of(data: SearchData) -> Layout:
 
 
 def figure_inches(layout: Layout) -> tuple[float, float]:
-    return (layout.columns * CELL_WIDTH + MARGIN_WIDTH,
-            layout.rows * CELL_HEIGHT + MARGIN_HEIGHT)
+    return (
+        layout.columns * CELL_WIDTH + MARGIN_WIDTH,
+        layout.rows * CELL_HEIGHT + MARGIN_HEIGHT,
+    )
 
 
 def plot_array(data: SearchData, spec: PlotSpec, path: Path) -> Path:
@@ -205,12 +219,15 @@ def prepare_array(data: SearchData, spec: PlotSpec):
     layout = layout_of(data)
     curves = {r.run: curve_of(r.tape, spec.x, spec.y) for r in data.runs}
     xlim = spec.xlim or _limits([xs for xs, _ in curves.values()], pad=0.0)
-    ylim = spec.ylim or _limits([ys for _, ys in curves.values()], pad=0.05, robust=True)
+    ylim = spec.ylim or _limits(
+        [ys for _, ys in curves.values()], pad=0.05, robust=True
+    )
     return layout, curves, xlim, ylim
 
 
-def draw_plot_array(data: SearchData, spec: PlotSpec, band: tuple[int, int] | None = None,
-                    prepared=None):
+def draw_plot_array(
+    data: SearchData, spec: PlotSpec, band: tuple[int, int] | None = None, prepared=None
+):
     """The figure of one plot array (or of the rows `band` of it): one axes per run."""
     layout, curves, xlim, ylim = prepared or prepare_array(data, spec)
     width, height = figure_inches(layout)
@@ -226,17 +243,22 @@ def draw_plot_array(data: SearchData, spec: PlotSpec, band: tuple[int, int] | No
         if not first <= row < stop:
             continue
         axes_bottom = TOP_MARGIN + (row + 0.86) * CELL_HEIGHT - band_top  # from the top
-        ax = figure.add_axes((
-            (LEFT_MARGIN + (column + 0.12) * CELL_WIDTH) / width,
-            1 - axes_bottom / band_height,
-            0.84 * CELL_WIDTH / width, 0.66 * CELL_HEIGHT / band_height,
-        ))
+        ax = figure.add_axes(
+            (
+                (LEFT_MARGIN + (column + 0.12) * CELL_WIDTH) / width,
+                1 - axes_bottom / band_height,
+                0.84 * CELL_WIDTH / width,
+                0.66 * CELL_HEIGHT / band_height,
+            )
+        )
         draw_cell(ax, data, run_data, curves[run_data.run], spec)
         ax.set_xlim(*xlim)
         ax.set_ylim(*ylim)
         # Axes are costly at hundreds of subplots: only the outer edges carry ticks.
-        for axis, outer in ((ax.yaxis, column == 0),
-                            (ax.xaxis, (row + 1, column) not in occupied)):
+        for axis, outer in (
+            (ax.yaxis, column == 0),
+            (ax.xaxis, (row + 1, column) not in occupied),
+        ):
             if outer:
                 axis.set_major_locator(MaxNLocator(3))
                 axis.set_tick_params(labelsize=5, length=2, pad=1)
@@ -248,8 +270,12 @@ def draw_plot_array(data: SearchData, spec: PlotSpec, band: tuple[int, int] | No
         for run_data in data.runs:
             counts[run_data.state.value] = counts.get(run_data.state.value, 0) + 1
         summary = ", ".join(f"{n} {state}" for state, n in counts.items())
-        figure.suptitle(f"{data.search.name}\n{spec.y} vs {spec.x}   ({summary})",
-                        fontsize=8, y=1 - 0.06 / band_height, va="top")
+        figure.suptitle(
+            f"{data.search.name}\n{spec.y} vs {spec.x}   ({summary})",
+            fontsize=8,
+            y=1 - 0.06 / band_height,
+            va="top",
+        )
     return figure
 
 
@@ -313,8 +339,17 @@ def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) ->
         ax.add_line(Line2D(xs, ys, linewidth=0.8, color=color))
         if state is not State.COMPLETED:
             word = NO_CURVE_WORDS.get(state, state.value)
-            ax.text(0.98, 0.04, word, transform=ax.transAxes, fontsize=5, color=color,
-                    ha="right", va="bottom", weight="bold")
+            ax.text(
+                0.98,
+                0.04,
+                word,
+                transform=ax.transAxes,
+                fontsize=5,
+                color=color,
+                ha="right",
+                va="bottom",
+                weight="bold",
+            )
         return
 
     if run_data.tape and state not in (State.CRASH, State.KILLED):
@@ -323,8 +358,17 @@ def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) ->
         word = "ABSENT METRIC"
     else:
         word = NO_CURVE_WORDS.get(state, state.value)
-    ax.text(0.5, 0.5, word, transform=ax.transAxes, fontsize=7, color=color,
-            ha="center", va="center", weight="bold")
+    ax.text(
+        0.5,
+        0.5,
+        word,
+        transform=ax.transAxes,
+        fontsize=7,
+        color=color,
+        ha="center",
+        va="center",
+        weight="bold",
+    )
 
 
 def _limits(arrays, pad: float, robust: bool = False) -> tuple[float, float]:
@@ -334,7 +378,9 @@ def _limits(arrays, pad: float, robust: bool = False) -> tuple[float, float]:
     if not finite:
         return (0.0, 1.0)
     if robust:
-        low, high = (float(v) for v in np.quantile(np.concatenate(finite), [0.005, 0.995]))
+        low, high = (
+            float(v) for v in np.quantile(np.concatenate(finite), [0.005, 0.995])
+        )
     else:
         low = float(min(a.min() for a in finite))
         high = float(max(a.max() for a in finite))
@@ -351,8 +397,9 @@ def default_specs(search: Search | SearchData) -> list[PlotSpec]:
     return [PlotSpec(defaults["x_metric"], defaults["y_metric"])]
 
 
-def make_plot_arrays(search: Search | SearchData,
-                     specs: list[PlotSpec] | None = None) -> list[Path]:
+def make_plot_arrays(
+    search: Search | SearchData, specs: list[PlotSpec] | None = None
+) -> list[Path]:
     """One PNG per metric pair in `search/plots/`; each run's metrics are read once."""
     data = load_search(search)
     if not data.runs:

@@ -21,8 +21,10 @@ RETRAIN_TAG = "retrainBest"
 def read_mapping(path: Path | str) -> dict:
     """A hand-written mapping: storage name -> experiment number or hyperparameters."""
     return read_json_object(
-        path, "a JSON object of storage name -> experiment number (or -> "
-        "{hyperparameter: value})")
+        path,
+        "a JSON object of storage name -> experiment number (or -> "
+        "{hyperparameter: value})",
+    )
 
 
 def existing_retrain(root: Root, search: Search) -> Search | None:
@@ -57,7 +59,10 @@ def best_choice(search: Search, mapping: dict | None) -> tuple[int | None, dict,
             info = read_json(info_path)
         except (OSError, ValueError) as error:
             logger.warning("%s unreadable (%s); summarizing again", info_path, error)
-    if info is None or not (search.path / f"experiment{info.get('experiment')}").is_dir():
+    if (
+        info is None
+        or not (search.path / f"experiment{info.get('experiment')}").is_dir()
+    ):
         from alfred_core.results.summarize import summarize
 
         best = summarize(search).best
@@ -85,7 +90,9 @@ def varied_of_experiment(search: Search, number: int) -> dict:
 
 def base_config(search: Search, number: int | None) -> dict:
     """The full configuration to start from: the chosen experiment's, else the first."""
-    candidates = [r for r in search.runs() if number is None or r.experiment_num == number]
+    candidates = [
+        r for r in search.runs() if number is None or r.experiment_num == number
+    ]
     for run in candidates:
         try:
             return run.read_config()
@@ -112,9 +119,14 @@ def stretch_budget(config: dict, keys: list[str], factor: float, source: Path) -
     return changed
 
 
-def create_retrain_best(root: Root, search: Search, seeds: int = 10,
-                        time_factor: float = 2.0, budget_keys: list[str] | None = None,
-                        mapping: dict | None = None) -> Search:
+def create_retrain_best(
+    root: Root,
+    search: Search,
+    seeds: int = 10,
+    time_factor: float = 2.0,
+    budget_keys: list[str] | None = None,
+    mapping: dict | None = None,
+) -> Search:
     """A new storage dir with the best configuration, `seeds` new seeds, a longer budget."""
     previous = existing_retrain(root, search)
     if previous is not None:
@@ -145,13 +157,22 @@ def create_retrain_best(root: Root, search: Search, seeds: int = 10,
         raise AlfredError(f"{search.name}: the configs have no {unknown[0]!r} to set")
     config.update(varied)
     budget = stretch_budget(config, budget_keys, time_factor, search.path)
-    return build_retrain(root, search, config, varied, number, chosen, budget, seeds,
-                         time_factor)
+    return build_retrain(
+        root, search, config, varied, number, chosen, budget, seeds, time_factor
+    )
 
 
-def build_retrain(root: Root, search: Search, config: dict, varied: dict,
-                  number: int | None, chosen: dict, budget: dict, n_seeds: int,
-                  time_factor: float) -> Search:
+def build_retrain(
+    root: Root,
+    search: Search,
+    config: dict,
+    varied: dict,
+    number: int | None,
+    chosen: dict,
+    budget: dict,
+    n_seeds: int,
+    time_factor: float,
+) -> Search:
     """Build the storage dir under staging and move it into the root whole."""
     info = search.info
     hashes = git_hashes(search.project_dir) if search.project_dir else info.git_hashes
@@ -161,14 +182,19 @@ def build_retrain(root: Root, search: Search, config: dict, varied: dict,
     desc = f"{info.desc}_{RETRAIN_TAG}{info.id}"
 
     kind = info.search_type or "grid"
-    with new_storage_dir(root, hashes, info.alg_name, info.task_name, kind,
-                         desc) as (ident, built):
+    with new_storage_dir(root, hashes, info.alg_name, info.task_name, kind, desc) as (
+        ident,
+        built,
+    ):
         (built / "experiment1").mkdir(parents=True)
         reserved = {"alg_name": info.alg_name, "task_name": info.task_name}
         for seed in seeds:
             run_config = {**config, **reserved, "seed": seed, "desc": desc}
-            write_run(built / "experiment1" / f"seed{seed}", run_config,
-                      {**reserved, "seed": seed, **varied})
+            write_run(
+                built / "experiment1" / f"seed{seed}",
+                run_config,
+                {**reserved, "seed": seed, **varied},
+            )
 
         if info.search_type == "random":
             write_json_atomic(built / "sampled_values.json", {"experiment1": varied})
@@ -176,13 +202,27 @@ def build_retrain(root: Root, search: Search, config: dict, varied: dict,
             variations = {key: [value] for key, value in varied.items()}
             write_json_atomic(built / "variations.json", variations)
         meta = {
-            **search.meta, "format": META_FORMAT, "id": ident, "git_hashes": hashes,
-            "alg_name": info.alg_name, "task_name": info.task_name,
-            "search_type": info.search_type or "grid", "desc": desc,
-            "created": time.time(), "seeds": seeds, "n_experiments": 1,
-            "varied_keys": sorted(varied), "retrain_of": search.name,
-            "retrain": {"experiment": number, "varied": varied, "seeds": seeds,
-                        "time_factor": time_factor, "budget": budget, **chosen},
+            **search.meta,
+            "format": META_FORMAT,
+            "id": ident,
+            "git_hashes": hashes,
+            "alg_name": info.alg_name,
+            "task_name": info.task_name,
+            "search_type": info.search_type or "grid",
+            "desc": desc,
+            "created": time.time(),
+            "seeds": seeds,
+            "n_experiments": 1,
+            "varied_keys": sorted(varied),
+            "retrain_of": search.name,
+            "retrain": {
+                "experiment": number,
+                "varied": varied,
+                "seeds": seeds,
+                "time_factor": time_factor,
+                "budget": budget,
+                **chosen,
+            },
         }
         meta.pop("copied_from", None)
         meta.pop("overrides", None)
@@ -209,9 +249,13 @@ def record_retrain(search: Search, name: str) -> None:
 
 def describe_retrain(retrain: Search) -> str:
     details = retrain.meta.get("retrain", {})
-    budget = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in details.get("budget", {}).items())
+    budget = ", ".join(
+        f"{k} {a} -> {b}" for k, (a, b) in details.get("budget", {}).items()
+    )
     seeds = details.get("seeds", [])
-    text = (f"created {retrain.name}: experiment{details.get('experiment')} of "
-            f"{retrain.meta.get('retrain_of')} ({json.dumps(details.get('varied', {}))}), "
-            f"{len(seeds)} seeds")
+    text = (
+        f"created {retrain.name}: experiment{details.get('experiment')} of "
+        f"{retrain.meta.get('retrain_of')} ({json.dumps(details.get('varied', {}))}), "
+        f"{len(seeds)} seeds"
+    )
     return text + (f", {budget}" if budget else "")

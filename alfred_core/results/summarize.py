@@ -12,8 +12,16 @@ import numpy as np
 
 from alfred_core.errors import AlfredError
 from alfred_core.results.data import (
-    PENDING, ExperimentScore, SearchData, check_aggregate, check_error_bars,
-    experiment_curves, infer_maximize, load_search, metric_defaults, project_settings,
+    PENDING,
+    ExperimentScore,
+    SearchData,
+    check_aggregate,
+    check_error_bars,
+    experiment_curves,
+    infer_maximize,
+    load_search,
+    metric_defaults,
+    project_settings,
     rank_experiments,
 )
 from alfred_core.results.figures import new_figure, safe_name, save_figure, styled
@@ -42,7 +50,8 @@ class SummaryOptions:
         project_score = project_settings(data.search.project_dir).get("score_metric")
         y = self.y or defaults["y_metric"]
         options = SummaryOptions(
-            x=self.x or defaults["x_metric"], y=y,
+            x=self.x or defaults["x_metric"],
+            y=y,
             score=self.score or project_score or y,
             aggregate=self.aggregate or defaults["aggregate"],
             error_bars=self.error_bars or defaults["error_bars"],
@@ -55,8 +64,9 @@ class SummaryOptions:
             )
         if options.maximize is None:
             same = options.score == defaults["score_metric"]
-            options.maximize = (defaults["maximize"] if same
-                                else infer_maximize(options.score))
+            options.maximize = (
+                defaults["maximize"] if same else infer_maximize(options.score)
+            )
         check_aggregate(options.aggregate)
         check_error_bars(options.error_bars)
         return options
@@ -86,13 +96,17 @@ class Summary:
             lines.append("  no experiment has a score yet")
         else:
             best = self.best
-            lines.append(f"  best: experiment{best.experiment} ({best.label}) "
-                         f"score {best.score:.4g} over {len(best.seed_scores)} seeds")
+            lines.append(
+                f"  best: experiment{best.experiment} ({best.label}) "
+                f"score {best.score:.4g} over {len(best.seed_scores)} seeds"
+            )
         nan = [s for s in self.ranking if s.is_nan]
         if nan:
-            lines.append(f"  not ranked ({len(nan)} with a NaN score): " + "; ".join(
-                f"experiment{s.experiment}: {s.reason}" for s in nan[:5]
-            ) + ("; ..." if len(nan) > 5 else ""))
+            lines.append(
+                f"  not ranked ({len(nan)} with a NaN score): "
+                + "; ".join(f"experiment{s.experiment}: {s.reason}" for s in nan[:5])
+                + ("; ..." if len(nan) > 5 else "")
+            )
         lines.append(f"  wrote {len(self.files)} files in {self.search.summary_dir}")
         return "\n".join(lines)
 
@@ -117,20 +131,29 @@ def summarize(search: Search | SearchData, options: SummaryOptions | None = None
     return summary
 
 
-def plot_learning_curves(data: SearchData, options: SummaryOptions, ranking, folder: Path):
+def plot_learning_curves(
+    data: SearchData, options: SummaryOptions, ranking, folder: Path
+):
     """Mean curve of every experiment with its band; the 10 best labelled and coloured."""
     import seaborn
 
     best = [s.experiment for s in ranking if not s.is_nan][:LABELLED]
-    curves = {c.experiment: c for c in experiment_curves(data, options.x, options.y, "none")}
+    curves = {
+        c.experiment: c for c in experiment_curves(data, options.x, options.y, "none")
+    }
     best = [number for number in best if number in curves]
     # Bands only for the curves drawn with one: the bootstrap is the costly part.
-    best_runs = SearchData(data.search, [r for r in data.runs if r.experiment in best],
-                           data.config_uniques)
-    curves.update((c.experiment, c) for c in experiment_curves(
-        best_runs, options.x, options.y, options.error_bars))
+    best_runs = SearchData(
+        data.search, [r for r in data.runs if r.experiment in best], data.config_uniques
+    )
+    curves.update(
+        (c.experiment, c)
+        for c in experiment_curves(best_runs, options.x, options.y, options.error_bars)
+    )
     palette = seaborn.color_palette("tab10", LABELLED)
-    path = folder / f"learning_curves_{safe_name(options.y)}_vs_{safe_name(options.x)}.png"
+    path = (
+        folder / f"learning_curves_{safe_name(options.y)}_vs_{safe_name(options.x)}.png"
+    )
 
     with styled():
         figure = new_figure(9.5, 5.2)
@@ -143,24 +166,45 @@ def plot_learning_curves(data: SearchData, options: SummaryOptions, ranking, fol
             curve = curves[number]
             color = palette[rank]
             score = next(s.score for s in ranking if s.experiment == number)
-            ax.plot(curve.x, curve.mean, color=color, linewidth=1.4,
-                    label=f"{rank + 1}. exp{number}: {curve.label} ({score:.3g})")
+            ax.plot(
+                curve.x,
+                curve.mean,
+                color=color,
+                linewidth=1.4,
+                label=f"{rank + 1}. exp{number}: {curve.label} ({score:.3g})",
+            )
             if options.error_bars != "none":
-                ax.fill_between(curve.x, curve.low, curve.high, color=color, alpha=0.18,
-                                linewidth=0)
+                ax.fill_between(
+                    curve.x, curve.low, curve.high, color=color, alpha=0.18, linewidth=0
+                )
         handles, labels = ax.get_legend_handles_labels()
         if handles:
-            ax.legend(handles[::-1], labels[::-1], loc="upper left",
-                      bbox_to_anchor=(1.02, 1.0), fontsize=6.5, frameon=False,
-                      title=f"best {len(best)} by {options.score} ({options.aggregate})",
-                      title_fontsize=7)
+            ax.legend(
+                handles[::-1],
+                labels[::-1],
+                loc="upper left",
+                bbox_to_anchor=(1.02, 1.0),
+                fontsize=6.5,
+                frameon=False,
+                title=f"best {len(best)} by {options.score} ({options.aggregate})",
+                title_fontsize=7,
+            )
         if not curves:
-            ax.text(0.5, 0.5, f"no run has recorded {options.y} against {options.x}",
-                    transform=ax.transAxes, ha="center")
+            ax.text(
+                0.5,
+                0.5,
+                f"no run has recorded {options.y} against {options.x}",
+                transform=ax.transAxes,
+                ha="center",
+            )
         ax.set_xlabel(options.x)
         ax.set_ylabel(options.y)
-        band = {"ci95": "95% bootstrap CI", "stderr": "standard error",
-                "quantile10": "10-90% quantiles", "none": "no band"}[options.error_bars]
+        band = {
+            "ci95": "95% bootstrap CI",
+            "stderr": "standard error",
+            "quantile10": "10-90% quantiles",
+            "none": "no band",
+        }[options.error_bars]
         ax.set_title(f"{data.search.name}\nmean over seeds, {band}", fontsize=8)
         save_figure(figure, path)
     return path
@@ -179,8 +223,12 @@ def plot_performance(data: SearchData, options: SummaryOptions, ranking, folder:
         ax = figure.add_axes((0.42, bottom, 0.54, 1 - bottom - 0.55 / height))
         positions = np.arange(len(ranked))[::-1]
         scores = np.array([s.score for s in ranked])
-        seeds = [[v for v in s.seed_scores.values() if math.isfinite(v)] for s in ranked]
-        values = np.concatenate([scores, *map(np.array, seeds)]) if ranked else np.zeros(1)
+        seeds = [
+            [v for v in s.seed_scores.values() if math.isfinite(v)] for s in ranked
+        ]
+        values = (
+            np.concatenate([scores, *map(np.array, seeds)]) if ranked else np.zeros(1)
+        )
         margin = 0.05 * (np.ptp(values) or abs(values[0]) or 1.0)
         base = values.min() - margin
         ax.barh(positions, scores - base, left=base, color="#4c72b0", height=0.7)
@@ -188,7 +236,9 @@ def plot_performance(data: SearchData, options: SummaryOptions, ranking, folder:
         dots_y = [p for p, seed_values in zip(positions, seeds) for _ in seed_values]
         ax.plot(dots_x, dots_y, "o", color="black", markersize=2)
         ax.set_yticks(positions)
-        ax.set_yticklabels([f"exp{s.experiment}: {s.label}" for s in ranked], fontsize=6)
+        ax.set_yticklabels(
+            [f"exp{s.experiment}: {s.label}" for s in ranked], fontsize=6
+        )
         ax.set_xlim(base, values.max() + margin)
         ax.set_xlabel(f"{options.score} ({options.aggregate}), mean over seeds")
         direction = "higher" if options.maximize else "lower"
@@ -196,8 +246,13 @@ def plot_performance(data: SearchData, options: SummaryOptions, ranking, folder:
         if unranked:
             names = ", ".join(f"exp{s.experiment}" for s in unranked[:12])
             more = f" and {len(unranked) - 12} more" if len(unranked) > 12 else ""
-            figure.text(0.02, 0.1 / height, f"NaN score, not ranked: {names}{more}",
-                        fontsize=6, color="#b22222")
+            figure.text(
+                0.02,
+                0.1 / height,
+                f"NaN score, not ranked: {names}{more}",
+                fontsize=6,
+                color="#b22222",
+            )
         save_figure(figure, path)
     return path
 
@@ -206,8 +261,9 @@ def _number(value: float):
     return value if math.isfinite(value) else None
 
 
-def write_scores(data: SearchData, options: SummaryOptions, ranking, complete: bool,
-                 folder: Path) -> Path:
+def write_scores(
+    data: SearchData, options: SummaryOptions, ranking, complete: bool, folder: Path
+) -> Path:
     """Per-seed scores of every experiment as JSON (NaN written as null)."""
     counts: dict[str, int] = {}
     for run_data in data.runs:
@@ -215,19 +271,28 @@ def write_scores(data: SearchData, options: SummaryOptions, ranking, complete: b
     document = {
         "search": data.search.name,
         "made": time.time(),
-        "score_metric": options.score, "aggregate": options.aggregate,
-        "maximize": options.maximize, "x_metric": options.x, "y_metric": options.y,
-        "complete": complete, "counts": counts,
+        "score_metric": options.score,
+        "aggregate": options.aggregate,
+        "maximize": options.maximize,
+        "x_metric": options.x,
+        "y_metric": options.y,
+        "complete": complete,
+        "counts": counts,
         "best_experiment": next((s.experiment for s in ranking if not s.is_nan), None),
         "nan_experiments": [s.experiment for s in ranking if s.is_nan],
         "ranking": [
             {
                 "rank": index + 1 if not entry.is_nan else None,
-                "experiment": entry.experiment, "score": _number(entry.score),
-                "label": entry.label, "config_unique": entry.config_unique,
-                "seed_scores": {str(k): _number(v) for k, v in entry.seed_scores.items()},
+                "experiment": entry.experiment,
+                "score": _number(entry.score),
+                "label": entry.label,
+                "config_unique": entry.config_unique,
+                "seed_scores": {
+                    str(k): _number(v) for k, v in entry.seed_scores.items()
+                },
                 "seed_states": {str(k): v for k, v in entry.seed_states.items()},
-                "pending_seeds": entry.pending, "reason": entry.reason,
+                "pending_seeds": entry.pending,
+                "reason": entry.reason,
             }
             for index, entry in enumerate(ranking)
         ],
@@ -237,8 +302,12 @@ def write_scores(data: SearchData, options: SummaryOptions, ranking, complete: b
     return path
 
 
-def write_best_config(data: SearchData, options: SummaryOptions,
-                      best: ExperimentScore | None, folder: Path) -> list[Path]:
+def write_best_config(
+    data: SearchData,
+    options: SummaryOptions,
+    best: ExperimentScore | None,
+    folder: Path,
+) -> list[Path]:
     """bestConfig.json (the best experiment's config, without seed) and its record."""
     stale = [folder / BEST_CONFIG, folder / BEST_INFO]
     if best is None:
@@ -255,12 +324,19 @@ def write_best_config(data: SearchData, options: SummaryOptions,
             continue
     config.pop("seed", None)
     info = {
-        "search": data.search.name, "experiment": best.experiment,
-        "experiment_dir": f"experiment{best.experiment}", "score": best.score,
-        "score_metric": options.score, "aggregate": options.aggregate,
-        "maximize": options.maximize, "seeds": sorted(best.seed_scores),
-        "varied": {k: v for k, v in best.config_unique.items()
-                   if k not in ("alg_name", "task_name", "seed")},
+        "search": data.search.name,
+        "experiment": best.experiment,
+        "experiment_dir": f"experiment{best.experiment}",
+        "score": best.score,
+        "score_metric": options.score,
+        "aggregate": options.aggregate,
+        "maximize": options.maximize,
+        "seeds": sorted(best.seed_scores),
+        "varied": {
+            k: v
+            for k, v in best.config_unique.items()
+            if k not in ("alg_name", "task_name", "seed")
+        },
     }
     write_json_atomic(folder / BEST_CONFIG, config)
     write_json_atomic(folder / BEST_INFO, info)

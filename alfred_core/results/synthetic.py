@@ -12,10 +12,16 @@ from alfred_core.recorder import stream_path
 from alfred_core.tree import SEARCH_META, RunDir, Search, write_json_atomic
 
 
-def write_search(root: Path, name: str, experiments: list[dict], seeds: list[int],
-                 variations: dict | None = None, search_type: str = "grid",
-                 base_config: dict | None = None,
-                 project_dir: Path | None = None) -> Search:
+def write_search(
+    root: Path,
+    name: str,
+    experiments: list[dict],
+    seeds: list[int],
+    variations: dict | None = None,
+    search_type: str = "grid",
+    base_config: dict | None = None,
+    project_dir: Path | None = None,
+) -> Search:
     """A storage dir with one UNHATCHED run per experiment and seed."""
     path = Path(root) / name
     path.mkdir(parents=True)
@@ -28,15 +34,25 @@ def write_search(root: Path, name: str, experiments: list[dict], seeds: list[int
             reserved = {"alg_name": alg, "task_name": task, "seed": seed}
             config = {**(base_config or {}), **varied, **reserved, "desc": "synthetic"}
             (seed_dir / "config.json").write_text(json.dumps(config))
-            (seed_dir / "config_unique.json").write_text(json.dumps({**reserved, **varied}))
+            (seed_dir / "config_unique.json").write_text(
+                json.dumps({**reserved, **varied})
+            )
             (seed_dir / flags.UNHATCHED).touch()
     if search_type == "grid":
         write_json_atomic(path / "variations.json", variations or {})
     else:
-        write_json_atomic(path / "sampled_values.json",
-                          {f"experiment{n}": v for n, v in enumerate(experiments, start=1)})
-    meta = {"format": 1, "search_type": search_type, "seeds": seeds,
-            "n_experiments": len(experiments), "alg_name": alg, "task_name": task}
+        write_json_atomic(
+            path / "sampled_values.json",
+            {f"experiment{n}": v for n, v in enumerate(experiments, start=1)},
+        )
+    meta = {
+        "format": 1,
+        "search_type": search_type,
+        "seeds": seeds,
+        "n_experiments": len(experiments),
+        "alg_name": alg,
+        "task_name": task,
+    }
     if project_dir is not None:
         meta["project_dir"] = str(project_dir)
     write_json_atomic(path / SEARCH_META, meta)
@@ -46,7 +62,9 @@ def write_search(root: Path, name: str, experiments: list[dict], seeds: list[int
 def grid_experiments(variations: dict) -> list[dict]:
     """Every combination of the variations, the first key varying slowest."""
     keys = list(variations)
-    return [dict(zip(keys, values)) for values in itertools.product(*variations.values())]
+    return [
+        dict(zip(keys, values)) for values in itertools.product(*variations.values())
+    ]
 
 
 def write_rows(run: RunDir, rows: list[dict]) -> None:

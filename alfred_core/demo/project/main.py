@@ -28,8 +28,13 @@ def get_main_args(overwritten_cmd_line=None):
 
 def set_up_alfred():
     """Defaults for alfred's summaries and figures."""
-    return {"x_metric": "epoch", "y_metric": "eval_score", "score_metric": "eval_score",
-            "aggregate": "mean_last_20pct", "budget_key": "max_epochs"}
+    return {
+        "x_metric": "epoch",
+        "y_metric": "eval_score",
+        "score_metric": "eval_score",
+        "aggregate": "mean_last_20pct",
+        "budget_key": "max_epochs",
+    }
 
 
 def make_task(name, rng, size=4096):
@@ -60,12 +65,16 @@ def loss_and_grads(params, inputs, targets, task):
         d_outputs[np.arange(len(targets)), targets] -= 1
     else:
         error = outputs - targets
-        loss = (error ** 2).mean()
+        loss = (error**2).mean()
         d_outputs = 2 * error
     d_outputs /= len(inputs)
-    d_hidden = (d_outputs @ params["w2"].T) * (1 - hidden ** 2)
-    grads = {"w2": hidden.T @ d_outputs, "b2": d_outputs.sum(0),
-             "w1": inputs.T @ d_hidden, "b1": d_hidden.sum(0)}
+    d_hidden = (d_outputs @ params["w2"].T) * (1 - hidden**2)
+    grads = {
+        "w2": hidden.T @ d_outputs,
+        "b2": d_outputs.sum(0),
+        "w1": inputs.T @ d_hidden,
+        "b1": d_hidden.sum(0),
+    }
     return loss, grads
 
 
@@ -88,15 +97,22 @@ def main(config, dir_tree, logger, pbar=None):
     params = {
         "w1": rng.normal(0, 1 / np.sqrt(n_in), (n_in, config.hidden_units)),
         "b1": np.zeros(config.hidden_units),
-        "w2": rng.normal(0, 1 / np.sqrt(config.hidden_units), (config.hidden_units, n_out)),
+        "w2": rng.normal(
+            0, 1 / np.sqrt(config.hidden_units), (config.hidden_units, n_out)
+        ),
         "b2": np.zeros(n_out),
     }
     velocity = {name: np.zeros_like(value) for name, value in params.items()}
     momentum = 0.9 if config.alg_name == "momentum" else 0.0
 
     recorder = Recorder(["epoch", "train_loss", "eval_loss", "eval_score", "wallclock"])
-    logger.info("training %s on %s, lr=%s, hidden=%s", config.alg_name, config.task_name,
-                config.learning_rate, config.hidden_units)
+    logger.info(
+        "training %s on %s, lr=%s, hidden=%s",
+        config.alg_name,
+        config.task_name,
+        config.learning_rate,
+        config.hidden_units,
+    )
     if pbar is not None:
         pbar.reset(total=config.max_epochs)
     start = time.time()
@@ -105,29 +121,42 @@ def main(config, dir_tree, logger, pbar=None):
         order = rng.permutation(split)
         losses = []
         for begin in range(0, split, config.batch_size):
-            batch = order[begin:begin + config.batch_size]
-            loss, grads = loss_and_grads(params, inputs[batch], targets[batch],
-                                         config.task_name)
+            batch = order[begin : begin + config.batch_size]
+            loss, grads = loss_and_grads(
+                params, inputs[batch], targets[batch], config.task_name
+            )
             if not np.isfinite(loss) or loss > 1e4:
                 raise FloatingPointError(
                     f"training diverged at epoch {epoch} (loss {loss:.3g}); "
                     f"learning_rate={config.learning_rate} is too large"
                 )
             for name in params:
-                velocity[name] = momentum * velocity[name] - config.learning_rate * grads[name]
+                velocity[name] = (
+                    momentum * velocity[name] - config.learning_rate * grads[name]
+                )
                 params[name] += velocity[name]
             losses.append(loss)
 
-        eval_loss, _ = loss_and_grads(params, inputs[valid], targets[valid], config.task_name)
+        eval_loss, _ = loss_and_grads(
+            params, inputs[valid], targets[valid], config.task_name
+        )
         eval_score = score(params, inputs[valid], targets[valid], config.task_name)
-        recorder.write_to_tape({
-            "epoch": epoch, "train_loss": float(np.mean(losses)),
-            "eval_loss": float(eval_loss), "eval_score": eval_score,
-            "wallclock": time.time() - start,
-        })
+        recorder.write_to_tape(
+            {
+                "epoch": epoch,
+                "train_loss": float(np.mean(losses)),
+                "eval_loss": float(eval_loss),
+                "eval_score": eval_score,
+                "wallclock": time.time() - start,
+            }
+        )
         if epoch % 10 == 0:
-            logger.info("epoch %d: train loss %.4f, eval score %.3f",
-                        epoch, np.mean(losses), eval_score)
+            logger.info(
+                "epoch %d: train loss %.4f, eval score %.3f",
+                epoch,
+                np.mean(losses),
+                eval_score,
+            )
         if pbar is not None:
             pbar.update(1)
 
