@@ -46,7 +46,13 @@ def run(scenario, **app_options):
 async def until(pilot, condition, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        if time.monotonic() > deadline:
+            app = pilot.app
+            raise AssertionError(
+                f"timed out on {app.screen}; watch: {app.watch_mode}; notifications: "
+                f"{[(n.title, n.message) for n in app._notifications]}; workers: "
+                f"{[(w.name, w.state.name) for w in app.workers]}"
+            )
         await pilot.pause(0.02)
 
 

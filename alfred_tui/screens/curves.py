@@ -12,8 +12,9 @@ from textual.message import Message
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
-from alfred_core.recorder import MetricsReader, stream_path
-from alfred_core.tree import RunDir, Search
+from alfred_core.flags import State, run_status
+from alfred_core.recorder import MetricsReader, read_tape, stream_path
+from alfred_core.tree import RunDir, Search, runs_of_experiment
 from alfred_tui.screens.base import Selection, View
 
 MODES = ("run", "experiment", "best")
@@ -25,6 +26,7 @@ MODE_TITLES = {
 COLORS = ("cyan", "green", "yellow", "magenta", "red", "blue")
 BEST_SHOWN = 5
 MIN_INTERVAL = 0.5
+BEST_INTERVAL = 2.0  # the best experiments read every run of the search
 
 
 class CurvesScreen(View):
@@ -64,6 +66,7 @@ class CurvesScreen(View):
         self.defaults: dict = {}
         self.reader = MetricsReader(stream_path(run.path)) if run else None
         self.last_read = 0.0
+        self.read_pending = False
 
     def compose(self) -> ComposeResult:
         yield Static("", id="topbar")
@@ -127,7 +130,11 @@ class CurvesScreen(View):
             series = [{"label": self.run.name, "x": xs.tolist(), "y": ys.tolist()}]
             note = f"{len(xs)} points"
         else:
-            curves = data.experiment_curves(self.search, x, y)
+            if self.mode == "experiment":  # read only this experiment's runs
+                source = experiment_data(self.search, self.run.experiment_dir)
+            else:
+                source = data.load_search(self.search)  # read once, used twice
+            curves = data.experiment_curves(source, x, y)
             if self.mode == "experiment":
                 curves = [c for c in curves if c.experiment == self.run.experiment_num]
                 note = ""
@@ -135,7 +142,7 @@ class CurvesScreen(View):
                 aggregate = self.defaults.get("aggregate") or "last"
                 score = self.defaults.get("score_metric") or y
                 ranked = data.rank_experiments(
-                    self.search, score, aggregate, self.defaults.get("maximize")
+                    source, score, aggregate, self.defaults.get("maximize")
                 )
                 best = [s.experiment for s in ranked if not s.is_nan][:BEST_SHOWN]
                 by_number = {curve.experiment: curve for curve in curves}
@@ -213,12 +220,21 @@ class CurvesScreen(View):
         )
         touched = changes.activity | changes.states
         if any(path.startswith(prefix) for path in touched):
-            now = time.monotonic()
-            if now - self.last_read >= MIN_INTERVAL:
-                self.last_read = now
-                self.read_curves()
-            else:
-                self.set_timer(MIN_INTERVAL, self.read_curves)
+            self.read_soon()
+
+    def read_soon(self) -> None:
+        """Read the curves again, at most once per interval however many files change."""
+        if self.read_pending:
+            return
+        interval = BEST_INTERVAL if self.mode == "best" else MIN_INTERVAL
+        delay = max(0.01, self.last_read + interval - time.monotonic())
+        self.read_pending = True
+        self.set_timer(delay, self.timed_read)
+
+    def timed_read(self) -> None:
+        self.read_pending = False
+        self.last_read = time.monotonic()
+        self.read_curves()
 
     def followed_runs(self) -> set[str]:
         return {str(self.run.path)} if self.run and self.mode == "run" else set()
@@ -242,6 +258,18 @@ class CurvesScreen(View):
             self.reader = MetricsReader(stream_path(self.run.path))
         self.update_title()
         self.read_curves()
+
+
+def experiment_data(search: Search, experiment_dir):
+    """The runs of one experiment with their tapes, as the results module takes them."""
+    from alfred_core.results.data import RunData, SearchData
+
+    runs = []
+    for run in runs_of_experiment(experiment_dir):
+        state = run_status(run).state
+        tape = read_tape(run.path) if state is not State.UNHATCHED else {}
+        runs.append(RunData(run, state, tape))
+    return SearchData(search, runs)
 
 
 def finite(xs: list, ys: list) -> tuple[list, list]:
