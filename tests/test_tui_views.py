@@ -57,6 +57,7 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
 
 
 async def open_runs(app, pilot) -> RunsScreen:
+    await until(pilot, lambda: app.screen.table.row_count == len(app.searches))
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loaded)
     return app.screen
@@ -169,7 +170,7 @@ def test_polling_shows_flag_changes():
         seed = ROOT / SEARCH / "experiment5" / "seed2"
         assert app.searches[SEARCH].states[str(seed)] is State.UNHATCHED
         os.rename(seed / "UNHATCHED", seed / "KILLED")
-        await until(pilot, lambda: app.screen.shown_count(SEARCH, "KILLED") == "2", 10)
+        await until(pilot, lambda: app.screen.shown_count(SEARCH, "KILLED") == "2", 20)
 
     run(scenario, poll=True)
 
