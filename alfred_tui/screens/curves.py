@@ -45,9 +45,15 @@ class CurvesScreen(View):
 
     class CurvesRead(Message):
         def __init__(
-            self, series: list[dict], note: str, metrics: list[str], x: str | None
+            self,
+            series: list[dict],
+            note: str,
+            metrics: list[str],
+            x: str | None,
+            request: int,
         ) -> None:
             super().__init__()
+            self.request = request
             self.series = series
             self.note = note
             self.metrics = metrics
@@ -67,6 +73,7 @@ class CurvesScreen(View):
         self.reader = MetricsReader(stream_path(run.path)) if run else None
         self.last_read = 0.0
         self.read_pending = False
+        self.request = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", id="topbar")
@@ -93,6 +100,11 @@ class CurvesScreen(View):
             f"{self.metric or '…'} vs {self.x_metric or 'step'}"
         )
 
+    def read_curves(self) -> None:
+        """Read the curves again; what an earlier read still brings is ignored."""
+        self.request += 1
+        self.read_curves_for(self.request)
+
     @work(
         thread=True,
         exclusive=True,
@@ -100,7 +112,7 @@ class CurvesScreen(View):
         exit_on_error=False,
         description="reading curves",
     )
-    def read_curves(self) -> None:
+    def read_curves_for(self, request: int) -> None:
         from alfred_core.results import data
 
         if not self.defaults:
@@ -114,7 +126,9 @@ class CurvesScreen(View):
             or next((name for name in metrics if name != x), None)
         )
         if y is None:
-            self.post_message(self.CurvesRead([], "no metric recorded yet", metrics, x))
+            self.post_message(
+                self.CurvesRead([], "no metric recorded yet", metrics, x, request)
+            )
             return
 
         if self.mode == "run":
@@ -168,9 +182,11 @@ class CurvesScreen(View):
                         "high": curve.high.tolist(),
                     }
                 )
-        self.post_message(self.CurvesRead(series, note, metrics, x))
+        self.post_message(self.CurvesRead(series, note, metrics, x, request))
 
     def on_curves_screen_curves_read(self, message: CurvesRead) -> None:
+        if message.request != self.request:
+            return
         self.metrics = message.metrics
         self.x_metric = message.x
         if self.metric is None and message.series:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from textual import work
@@ -58,6 +59,7 @@ class RunDetailScreen(View):
         super().__init__()
         self.run = run
         self.tail = LogTail(run.log_path)
+        self.tail_lock = threading.Lock()
         self.details: dict = {}
 
     def compose(self) -> ComposeResult:
@@ -90,11 +92,12 @@ class RunDetailScreen(View):
             )
         )
 
-    @work(thread=True, exclusive=True, group="log", exit_on_error=False)
+    @work(thread=True, group="log", exit_on_error=False)
     def read_log(self) -> None:
-        lines, restarted = self.tail.read_new()
-        if lines or restarted:
-            self.post_message(self.LogRead(lines, restarted))
+        with self.tail_lock:  # one reader at a time, posting in the order read
+            lines, restarted = self.tail.read_new()
+            if lines or restarted:
+                self.post_message(self.LogRead(lines, restarted))
 
     def on_run_detail_screen_log_read(self, message: LogRead) -> None:
         log = self.query_one("#log-view", Log)

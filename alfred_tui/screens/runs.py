@@ -86,11 +86,14 @@ class RunsScreen(View):
     class RowsRead(Message):
         """Rows read: the first, more, or the last batch of a load, or an update."""
 
-        def __init__(self, rows: list[RunRow], kind: str, metric: str | None) -> None:
+        def __init__(
+            self, rows: list[RunRow], kind: str, metric: str | None, load: int = 0
+        ) -> None:
             super().__init__()
             self.rows = rows
             self.kind = kind
             self.metric = metric
+            self.load = load
 
     def __init__(self, search: Search) -> None:
         super().__init__()
@@ -103,6 +106,7 @@ class RunsScreen(View):
         self.text_filter = ""
         self.state_filter: State | None = None
         self.loaded = False
+        self.load = 0
         self.redraw_pending = False
 
     def compose(self) -> ComposeResult:
@@ -149,6 +153,11 @@ class RunsScreen(View):
                 column.label += " ▼" if self.sort_reverse else " ▲"
         self.table.set_columns(columns)
 
+    def load_rows(self) -> None:
+        """Read every row again; batches of an earlier load still coming are ignored."""
+        self.load += 1
+        self.read_all_rows(self.load)
+
     @work(
         thread=True,
         exclusive=True,
@@ -156,19 +165,19 @@ class RunsScreen(View):
         exit_on_error=False,
         description="reading runs",
     )
-    def load_rows(self) -> None:
+    def read_all_rows(self, load: int) -> None:
         worker = get_current_worker()
         metric = main_metric(self.search)
-        self.post_message(self.RowsRead([], "first", metric))
+        self.post_message(self.RowsRead([], "first", metric, load))
         batch, posted = [], time.monotonic()
         for row in iter_run_rows(self.search, metric):
             if worker.is_cancelled:
                 return
             batch.append(row)
             if time.monotonic() - posted > BATCH_SECONDS:
-                self.post_message(self.RowsRead(batch, "more", metric))
+                self.post_message(self.RowsRead(batch, "more", metric, load))
                 batch, posted = [], time.monotonic()
-        self.post_message(self.RowsRead(batch, "last", metric))
+        self.post_message(self.RowsRead(batch, "last", metric, load))
 
     @work(
         thread=True,
@@ -184,6 +193,8 @@ class RunsScreen(View):
         )
 
     def on_runs_screen_rows_read(self, message: RowsRead) -> None:
+        if message.kind != "update" and message.load != self.load:
+            return  # a batch of a load that a newer one replaced
         if message.kind == "first":
             self.rows, self.metric, self.loaded = {}, message.metric, False
             return
