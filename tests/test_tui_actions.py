@@ -29,6 +29,10 @@ from alfred_tui.screens.runs import RunsScreen
 from alfred_tui.screens.searches import SearchesScreen
 
 
+# watchdog re-watching a prepared search moved into the root (the app silences it too)
+pytestmark = pytest.mark.filterwarnings("ignore:Callback with id:RuntimeWarning")
+
+
 async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
