@@ -341,9 +341,9 @@ class Worker:
 
             info = self.searches_by_path[run.storage_dir].info
             dir_tree = DirectoryTree.init_from_seed_path(run.path, info=info)
-            self.project.run_main(
-                config, dir_tree, run_logger, RunProgress(run.progress_path)
-            )
+            progress = RunProgress(run.progress_path)
+            self.project.run_main(config, dir_tree, run_logger, progress)
+            progress.close()  # the last count, not the last one written a second ago
             code = 0
         except SystemExit as error:
             code = 0 if error.code in (None, 0) else 1
