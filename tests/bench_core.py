@@ -154,49 +154,44 @@ def bench_speedup(work: Path) -> None:
     )
 
 
-def bench_prepare(work: Path, runs: int) -> None:
+def bench_prepare(work: Path, runs: int, repeats: int = 3) -> None:
     folder = Path(tempfile.mkdtemp(dir=work))
     schedule = make_project(folder / "project", runs, seeds=3)
-    ours = alfred(
-        "prepare",
-        schedule,
-        "--desc",
-        "b",
-        "--root",
-        folder / "storage",
-        "--project",
-        folder / "project",
-        "--yes",
-    )
 
-    source = next(
-        p for p in (folder / "storage").iterdir() if not p.name.startswith(".")
-    )
+    def prepare_once(target: Path) -> float:
+        return alfred("prepare", schedule, "--desc", "b", "--root", target,
+                      "--project", folder / "project", "--yes")
+
+    prepare_once(folder / "model")
+    source = next(p for p in (folder / "model").iterdir() if not p.name.startswith("."))
     contents = [
-        (
-            run.relative_to(source),
-            (run / "config.json").read_text(),
-            (run / "config_unique.json").read_text(),
-        )
+        (run.relative_to(source), (run / "config.json").read_text(),
+         (run / "config_unique.json").read_text())
         for run in source.glob("experiment*/seed*")
     ]
-    plain_root = folder / "plain"
-    started = time.perf_counter()
-    made = set()
-    for relative, config, unique in contents:
-        run = plain_root / relative
-        if run.parent not in made:
-            run.parent.mkdir(parents=True)
-            made.add(run.parent)
-        run.mkdir()
-        (run / "config.json").write_text(config)
-        (run / "config_unique.json").write_text(unique)
-        (run / "UNHATCHED").touch()
-    plain = time.perf_counter() - started
-    print(
-        f"\nprepare {len(contents)} runs: alfred {ours:.2f} s (with interpreter start), "
-        f"plain loop {plain:.2f} s, ratio {ours / plain:.2f}"
-    )
+
+    def plain_once(target: Path) -> float:
+        started = time.perf_counter()
+        made = set()
+        for relative, config, unique in contents:
+            run = target / relative
+            if run.parent not in made:
+                run.parent.mkdir(parents=True)
+                made.add(run.parent)
+            run.mkdir()
+            (run / "config.json").write_text(config)
+            (run / "config_unique.json").write_text(unique)
+            (run / "UNHATCHED").touch()
+        return time.perf_counter() - started
+
+    ours, plain = [], []
+    for repeat in range(repeats):  # alternated, so both see the same disk
+        ours.append(prepare_once(folder / f"ours{repeat}"))
+        plain.append(plain_once(folder / f"plain{repeat}"))
+    ours_median, plain_median = statistics.median(ours), statistics.median(plain)
+    print(f"\nprepare {len(contents)} runs (median of {repeats}): alfred "
+          f"{ours_median:.2f} s (with interpreter start), plain loop "
+          f"{plain_median:.2f} s, ratio {ours_median / plain_median:.2f}")
     shutil.rmtree(folder)
 
 
