@@ -7,6 +7,7 @@ prepare -> launch -> counts change on screen without a restart -> kill a run -> 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -85,6 +86,10 @@ async def prepare_launch_kill_clean_retrain_export(demo_root: Path) -> None:
         assert name.endswith("_sgd_spirals_random_tui")
         assert (demo_root / name / "experiment8" / "seed2" / "UNHATCHED").exists()
         await wait_for(pilot, lambda: shown(app, name, "UNHATCHED") == 16)
+        last = demo_root / name / "experiment8" / "seed2"
+        config = json.loads((last / "config.json").read_text())
+        config["max_epochs"] = 10**6  # still to start, or running, when the kill comes
+        (last / "config.json").write_text(json.dumps(config))
 
         # l: launch it with 2 workers; runs complete and counts change on screen
         await pilot.press("end", "l")
@@ -95,7 +100,7 @@ async def prepare_launch_kill_clean_retrain_export(demo_root: Path) -> None:
             pilot, lambda: shown(app, name, "COMPLETED") >= 1, 60, "a run to complete"
         )
 
-        # x in the Runs view: kill the last run (not started yet: seeds go last)
+        # x in the Runs view: kill the last run
         await pilot.press("enter")
         await wait_for(
             pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.loaded
@@ -103,7 +108,6 @@ async def prepare_launch_kill_clean_retrain_export(demo_root: Path) -> None:
         await pilot.press("end", "x")
         await wait_for(pilot, lambda: isinstance(app.screen, KillScreen))
         await pilot.press("r")
-        last = demo_root / name / "experiment8" / "seed2"
         await wait_for(pilot, lambda: (last / "KILLED").exists(), 30, "the kill")
         runs_screen = app.screen
         await wait_for(
