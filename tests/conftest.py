@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,24 @@ def prepare_grid(
         == 0
     )
     return sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+
+
+def launcher_process(root: Path, *args, **popen) -> subprocess.Popen:
+    """Start a real `alfred launch` in the background; its stderr is piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "alfred_core.cli", "launch", "--root", str(root), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
+def wait_until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")

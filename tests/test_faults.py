@@ -4,25 +4,18 @@ import collections
 import os
 import resource
 import signal
-import subprocess
-import sys
 import time
 
 from alfred_core.flags import read_flag_info
 from alfred_core.tree import Root
-from conftest import alfred, counts, prepare_grid, status
-from test_launch import wait_until
-
-
-def launcher_process(root, *args, **popen):
-    return subprocess.Popen(
-        [sys.executable, "-m", "alfred_core.cli", "launch", "--root", str(root), *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        **popen,
-    )
+from conftest import (
+    alfred,
+    counts,
+    launcher_process,
+    prepare_grid,
+    status,
+    wait_until,
+)
 
 
 def test_three_launchers_of_two_workers_execute_every_run_exactly_once(project, root):

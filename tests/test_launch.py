@@ -4,13 +4,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from alfred_core.flags import read_flag_info
 from alfred_core.recorder import read_tape
-from conftest import alfred, counts, prepare_grid, status
+from conftest import (
+    alfred,
+    counts,
+    launcher_process,
+    prepare_grid,
+    status,
+    wait_until,
+)
 
 
 def flags_by_behaviour(root):
@@ -122,20 +128,7 @@ def test_git_hash_check_refuses_code_at_another_commit(project, root):
 
 def test_the_launcher_exits_within_a_second_of_its_last_run(project, root):
     prepare_grid(project, root, {"sleep": [1.0]}, seeds=(1, 2))
-    launcher = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alfred_core.cli",
-            "launch",
-            "--root",
-            str(root),
-            "-p",
-            "2",
-        ],
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    launcher = launcher_process(root, "-p", "2")
     while launcher.poll() is None:
         time.sleep(0.01)
     exited = time.time()
@@ -146,21 +139,7 @@ def test_the_launcher_exits_within_a_second_of_its_last_run(project, root):
 
 def test_ctrl_c_leaves_no_run_opened(project, root):
     [name] = prepare_grid(project, root, {"sleep": [30.0], "lr": [1, 2, 3]}, seeds=(1,))
-    launcher = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alfred_core.cli",
-            "launch",
-            "--root",
-            str(root),
-            "-p",
-            "2",
-        ],
-        start_new_session=True,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    launcher = launcher_process(root, "-p", "2", start_new_session=True)
     wait_until(lambda: counts(root)[name]["RUNNING"] == 2)
 
     os.killpg(launcher.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
@@ -188,15 +167,6 @@ def test_detached_launch_outlives_its_terminal_and_shows_in_status(project, root
 
     wait_until(lambda: counts(root)[name]["COMPLETED"] == 2, timeout=30)
     wait_until(lambda: not status(root)["launchers"])
-
-
-def wait_until(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_clean_interrupted_and_from_file(project, root):
