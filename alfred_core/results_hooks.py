@@ -72,7 +72,7 @@ def after_search_done(search: Search) -> bool:
 
 
 def already_done(search: Search, run_count: int) -> bool:
-    """A summary exists and describes as many runs as the search has (none added since)."""
+    """A summary exists and covers every run of the search (none added since)."""
     try:
         done = read_json(search.path / DONE)
     except FileNotFoundError:

@@ -53,7 +53,7 @@ def slurm_dir(root: Root) -> Path:
 
 
 def run_slurm(command: list[str], timeout: float = COMMAND_TIMEOUT) -> str:
-    """Run a Slurm client command (no shell); its stdout, or a SlurmError in one line."""
+    """Run a Slurm client command (no shell): its stdout, or a one-line SlurmError."""
     try:
         result = subprocess.run(
             command,

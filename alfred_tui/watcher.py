@@ -1,4 +1,4 @@
-"""File events under the root, one call per burst: inotify where it sees, else polling."""
+"""File events under the root, one call per burst: inotify, else polling."""
 
 from __future__ import annotations
 

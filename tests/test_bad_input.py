@@ -1,4 +1,4 @@
-"""Bad input: one clear line naming the file and the fix, exit code 2, nothing written."""
+"""Bad input: one line naming the file and the fix, exit code 2, nothing written."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""launch: runs execute in isolated children, end in the right flag, and log to their dir."""
+"""launch: runs run in isolated children, end in the right flag, log in their dir."""
 
 import json
 import os

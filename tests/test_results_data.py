@@ -1,4 +1,4 @@
-"""The numbers behind the figures: scores, bands, rankings, metric names and defaults."""
+"""The numbers behind the figures: scores, bands, rankings, metrics and defaults."""
 
 import math
 

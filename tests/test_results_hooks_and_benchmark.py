@@ -1,4 +1,4 @@
-"""The completion hook (once per search, failures recorded) and the benchmark figures."""
+"""The completion hook (once per search, failures recorded) and benchmark figures."""
 
 import json
 import multiprocessing

@@ -1,4 +1,4 @@
-"""Recorder: the original API, the live JSON-lines stream and its incremental readers."""
+"""Recorder: the original API, the live JSON-lines stream and its readers."""
 
 import json
 import math

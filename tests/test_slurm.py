@@ -49,7 +49,7 @@ def daemon_alive(pid_file: Path) -> bool:
 
 @pytest.fixture(scope="session")
 def slurm():
-    """A reachable Slurm cluster: $SLURM_CONF's, or one started here from the packages."""
+    """A reachable Slurm cluster: $SLURM_CONF's, or one started from the packages."""
     if os.environ.get("SLURM_CONF") and slurm_answers():
         yield os.environ["SLURM_CONF"]
         return

@@ -1,4 +1,4 @@
-"""The app's headless parts: event classification, log tail, counts, filters, watchers."""
+"""The app's headless parts: event classes, log tail, counts, filters, watchers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Benchmarks across searches: compare models (curves and normalised bars) and searches."""
+"""Benchmarks across searches: compare models (curves, normalised bars) and searches."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ def compare_models(
     visuals: dict | None = None,
     hlines: dict | None = None,
 ) -> list[Path]:
-    """Learning curves of each search's best experiment per task, and normalised bars."""
+    """Curves of each search's best experiment per task, and normalised bars."""
     entries = collect(searches, options, visuals or {})
     tasks: dict[str, list[Entry]] = {}
     for entry in entries:

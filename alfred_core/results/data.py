@@ -507,7 +507,7 @@ def read_json_object(path: Path | str, what: str) -> dict:
 
 
 def settings_from_main(main_file: Path) -> dict:
-    """`set_up_alfred()`'s dict: read from the source when it is a literal, else called."""
+    """`set_up_alfred()`'s dict: read from source when a literal, else called."""
     try:
         tree = ast.parse(main_file.read_text(), filename=str(main_file))
     except (OSError, SyntaxError):

@@ -29,7 +29,7 @@ STATE_COLORS = {
 
 @contextlib.contextmanager
 def styled(font_scale: float = 1.0):
-    """seaborn's whitegrid style for the figures made inside, without changing globals."""
+    """seaborn's whitegrid style for the figures made inside; globals untouched."""
     import seaborn
 
     with seaborn.axes_style("whitegrid"), seaborn.plotting_context("paper", font_scale):

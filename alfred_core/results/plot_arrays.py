@@ -143,7 +143,7 @@ def _mixed_radix(digits: list[int], sizes: list[int]) -> int:
 
 
 def best_split(sizes: list[int], n_seeds: int) -> int:
-    """How many varied keys go to the rows so that the grid's shape is closest to wide."""
+    """How many varied keys go to the rows, for a grid closest to wide."""
 
     def distance(split: int) -> float:
         rows = math.prod(sizes[:split])
@@ -316,7 +316,7 @@ def draw_in_bands(data: SearchData, spec: PlotSpec, path: Path) -> None:
 
 
 def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) -> None:
-    """One run: its curve, its varying hyperparameters, and its state where it has none."""
+    """One run: its curve, its varied values, and its state where it has no curve."""
     xs, ys = curve
     state = run_data.state
     color = STATE_COLORS.get(state.value, "#333333")
@@ -372,7 +372,7 @@ def draw_cell(ax, data: SearchData, run_data: RunData, curve, spec: PlotSpec) ->
 
 
 def _limits(arrays, pad: float, robust: bool = False) -> tuple[float, float]:
-    """Limits shared by every subplot; robust ones leave out the rarest 0.5% each side."""
+    """Limits shared by every subplot; robust ones drop the rarest 0.5% each side."""
     finite = [a[np.isfinite(a)] for a in arrays if a.size]
     finite = [a for a in finite if a.size]
     if not finite:

@@ -127,7 +127,7 @@ def create_retrain_best(
     budget_keys: list[str] | None = None,
     mapping: dict | None = None,
 ) -> Search:
-    """A new storage dir with the best configuration, `seeds` new seeds, a longer budget."""
+    """A new storage dir: the best configuration, `seeds` new seeds, a longer budget."""
     previous = existing_retrain(root, search)
     if previous is not None:
         raise AlfredError(

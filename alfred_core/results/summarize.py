@@ -134,7 +134,7 @@ def summarize(search: Search | SearchData, options: SummaryOptions | None = None
 def plot_learning_curves(
     data: SearchData, options: SummaryOptions, ranking, folder: Path
 ):
-    """Mean curve of every experiment with its band; the 10 best labelled and coloured."""
+    """Mean curve of every experiment with its band; the 10 best labelled."""
     import seaborn
 
     best = [s.experiment for s in ranking if not s.is_nan][:LABELLED]

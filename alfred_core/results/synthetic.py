@@ -76,7 +76,7 @@ def write_rows(run: RunDir, rows: list[dict]) -> None:
 
 
 def set_state(run: RunDir, flag: str, info: dict | None = None) -> None:
-    """Replace the run's flag by `flag` (COMPLETED, CRASH, KILLED, OPENED, UNHATCHED)."""
+    """Replace the run's flag by `flag` (COMPLETED, CRASH, KILLED, OPENED...)."""
     for name in flags.FLAG_PRIORITY:
         try:
             os.unlink(run.flag_path(name))

@@ -239,7 +239,7 @@ class CurvesScreen(View):
             self.read_soon()
 
     def read_soon(self) -> None:
-        """Read the curves again, at most once per interval however many files change."""
+        """Read the curves again, at most once an interval, whatever changes."""
         if self.read_pending:
             return
         interval = BEST_INTERVAL if self.mode == "best" else MIN_INTERVAL
